@@ -1,0 +1,20 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from annotation.api import views
+
+urlpatterns = [
+    path("auth/token/", views.TokenCreate.as_view(), name="api-token"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("projects/", views.ProjectList.as_view(), name="api-projects"),
+    path("projects/<slug:slug>/", views.ProjectDetail.as_view(), name="api-project"),
+    path("projects/<slug:slug>/members/", views.MemberList.as_view(), name="api-members"),
+    path("projects/<slug:slug>/items/", views.ItemList.as_view(), name="api-items"),
+    path("projects/<slug:slug>/items/import/", views.ItemImport.as_view(), name="api-items-import"),
+    path("projects/<slug:slug>/assignments/next/", views.AssignmentNext.as_view(), name="api-assignment-next"),
+    path("projects/<slug:slug>/annotations/", views.AnnotationList.as_view(), name="api-annotations"),
+    path("assignments/<int:pk>/submit/", views.AssignmentSubmit.as_view(), name="api-assignment-submit"),
+    path("assignments/<int:pk>/skip/", views.AssignmentSkip.as_view(), name="api-assignment-skip"),
+    path("assignments/<int:pk>/draft/", views.AssignmentDraft.as_view(), name="api-assignment-draft"),
+]

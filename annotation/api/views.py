@@ -1,0 +1,214 @@
+from django.db.models import Count, F, Q
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+
+from annotation import assignment as engine
+from annotation.api import serializers as s
+from annotation.drafts import draft_for, draft_save
+from annotation.errors import InvalidInput
+from annotation.item_import import item_import
+from annotation.models import Annotation
+from annotation.projects import membership_set, project_create
+from annotation.selectors import annotations_for, items_for_staff, membership_for, projects_for_user
+from annotation.taxonomy import Role
+
+MAX_IMPORT_BYTES = 256 * 1024 * 1024
+PAGINATION_PARAMS = {"cursor", "page_size"}
+
+
+class IdCursorPagination(CursorPagination):
+    ordering = "id"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class TokenThrottle(AnonRateThrottle):
+    scope = "token"
+
+
+class TokenCreate(ObtainAuthToken):
+    """Trade a username and password for an API token (throttled against password guessing)."""
+
+    throttle_classes = [TokenThrottle]
+
+
+def _validated(serializer_class, data, **kwargs):
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class ProjectList(generics.GenericAPIView):
+    serializer_class = s.ProjectSerializer
+
+    @extend_schema(operation_id="projects_list", responses=s.ProjectSerializer(many=True))
+    def get(self, request):
+        projects = projects_for_user(request.user).annotate(role=F("memberships__role"))
+        return Response(s.ProjectSerializer(projects, many=True).data)
+
+    @extend_schema(request=s.ProjectCreateSerializer, responses={201: s.ProjectSerializer})
+    def post(self, request):
+        if not request.user.is_staff:
+            raise PermissionDenied("Only staff users create projects.")
+        project = project_create(creator=request.user, **_validated(s.ProjectCreateSerializer, request.data))
+        project.role = Role.ADMIN
+        return Response(s.ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectDetail(generics.GenericAPIView):
+    serializer_class = s.ProjectStatsSerializer
+
+    def get(self, request, slug):
+        membership = membership_for(request.user, slug)
+        project = membership.project
+        counts = project.items.aggregate(
+            items=Count("id"), items_complete=Count("id", filter=Q(completed_count__gte=project.overlap))
+        )
+        project.role = membership.role
+        project.item_count, project.items_complete = counts["items"], counts["items_complete"]
+        project.my_annotations = Annotation.objects.filter(project=project, annotator=request.user).count()
+        return Response(s.ProjectStatsSerializer(project).data)
+
+
+class MemberList(generics.GenericAPIView):
+    serializer_class = s.MembershipSerializer
+
+    def get(self, request, slug):
+        membership = membership_for(request.user, slug, Role.REVIEWER, Role.ADMIN)
+        members = membership.project.memberships.select_related("user").order_by("user__username")
+        return Response(s.MembershipSerializer(members, many=True).data)
+
+    def post(self, request, slug):
+        membership = membership_for(request.user, slug, Role.ADMIN)
+        data = _validated(s.MembershipSerializer, request.data)
+        added = membership_set(project=membership.project, username=data["user"]["username"], role=data["role"])
+        return Response(s.MembershipSerializer(added).data, status=status.HTTP_201_CREATED)
+
+
+class ItemList(generics.GenericAPIView):
+    serializer_class = s.ItemSerializer
+    pagination_class = IdCursorPagination
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", str),
+            OpenApiParameter("task_type", str),
+        ]
+    )
+    def get(self, request, slug):
+        items = items_for_staff(membership_for(request.user, slug))
+        for field in ("kind", "task_type"):
+            if field in request.query_params:
+                items = items.filter(**{field: request.query_params[field]})
+        page = self.paginate_queryset(items)
+        return self.get_paginated_response(s.ItemSerializer(page, many=True).data)
+
+
+class ItemImport(generics.GenericAPIView):
+    """Import items from JSONL: send the file as the body (application/x-ndjson) or as multipart field `file`."""
+
+    serializer_class = s.ImportResultSerializer
+    parser_classes = [MultiPartParser, JSONParser]
+
+    @extend_schema(
+        request={
+            "application/x-ndjson": {"type": "string"},
+            "multipart/form-data": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}},
+        },
+        responses={
+            201: s.ImportResultSerializer,
+            400: OpenApiResponse(description="Every bad line with its number and reason."),
+        },
+    )
+    def post(self, request, slug):
+        membership = membership_for(request.user, slug, Role.ADMIN)
+        if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_IMPORT_BYTES:
+            raise InvalidInput(f"The import is over {MAX_IMPORT_BYTES // 2**20} MiB; split it.")
+        if request.content_type.startswith("multipart/"):
+            upload = request.FILES.get("file")
+            if upload is None:
+                raise InvalidInput("Attach the JSONL file as the multipart field 'file'.", field="file")
+            lines = iter(upload)
+        else:
+            lines = iter(request._request)
+        result = item_import(project=membership.project, lines=lines)
+        return Response(s.ImportResultSerializer(result).data, status=status.HTTP_201_CREATED)
+
+
+class AssignmentNext(generics.GenericAPIView):
+    serializer_class = s.AssignmentSerializer
+
+    @extend_schema(
+        request=None, responses={200: s.AssignmentSerializer, 204: OpenApiResponse(description="Nothing left for you.")}
+    )
+    def post(self, request, slug):
+        membership = membership_for(request.user, slug)
+        assignment = engine.assignment_next(project=membership.project, user=request.user)
+        if assignment is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(s.AssignmentSerializer(assignment).data)
+
+
+class AssignmentSubmit(generics.GenericAPIView):
+    serializer_class = s.SubmitSerializer
+
+    @extend_schema(responses={201: s.AnnotationSerializer, 200: s.AnnotationSerializer})
+    def post(self, request, pk):
+        data = _validated(s.SubmitSerializer, request.data)
+        annotation, created = engine.annotation_submit(
+            assignment_id=pk,
+            user=request.user,
+            client_id=data["client_id"],
+            payload=data["payload"],
+            time_spent_ms=data.get("time_spent_ms"),
+        )
+        return Response(
+            s.AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class AssignmentSkip(generics.GenericAPIView):
+    serializer_class = s.SkipSerializer
+
+    @extend_schema(responses={200: None})
+    def post(self, request, pk):
+        data = _validated(s.SkipSerializer, request.data)
+        assignment = engine.assignment_skip(assignment_id=pk, user=request.user, reason=data["reason"])
+        return Response({"id": assignment.id, "status": assignment.status})
+
+
+class AssignmentDraft(generics.GenericAPIView):
+    serializer_class = s.DraftSerializer
+
+    def get(self, request, pk):
+        draft = draft_for(assignment_id=pk, user=request.user)
+        return Response(s.DraftSerializer(draft).data if draft else {"payload": None, "version": None})
+
+    def put(self, request, pk):
+        data = _validated(s.DraftSerializer, request.data)
+        draft = draft_save(assignment_id=pk, user=request.user, payload=data["payload"], version=data.get("version"))
+        return Response(s.DraftSerializer(draft).data)
+
+
+class AnnotationList(generics.GenericAPIView):
+    serializer_class = s.AnnotationSerializer
+    pagination_class = IdCursorPagination
+
+    @extend_schema(parameters=[s.AnnotationFilterSerializer])
+    def get(self, request, slug):
+        unknown = sorted(set(request.query_params) - set(s.AnnotationFilterSerializer().fields) - PAGINATION_PARAMS)
+        if unknown:
+            raise ValidationError(
+                {unknown[0]: f"unknown filter; allowed: {', '.join(s.AnnotationFilterSerializer().fields)}"}
+            )
+        filters = _validated(s.AnnotationFilterSerializer, request.query_params)
+        annotations = annotations_for(membership_for(request.user, slug), **filters)
+        page = self.paginate_queryset(annotations)
+        return self.get_paginated_response(s.AnnotationSerializer(page, many=True).data)

@@ -1,0 +1,183 @@
+"""The assignment engine: hand out items under overlap and leases, take skips and submissions.
+
+Concurrency: on PostgreSQL the pick runs `SELECT … FOR UPDATE SKIP LOCKED` and every claim
+updates the item row, so a competing transaction re-checks `open_slots` against the new row.
+On SQLite every transaction begins IMMEDIATE (settings), which serialises writers.
+"""
+
+import random
+import uuid
+from collections import Counter
+from datetime import timedelta
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, F, OuterRef
+from django.http import Http404
+from django.utils import timezone
+
+from annotation.errors import Conflict, Gone, InvalidInput
+from annotation.models import Annotation, Assignment, Item, Project
+from annotation.payloads import validate_payload
+from annotation.taxonomy import PAIRWISE_KINDS
+
+Status = Assignment.Status
+MAX_TIME_SPENT_MS = 24 * 3600 * 1000
+MAX_SKIP_REASON = 500
+
+
+def _release_slots(item_ids) -> None:
+    for item_id, count in Counter(item_ids).items():
+        Item.objects.filter(id=item_id, is_gold=False).update(open_slots=F("open_slots") + count)
+
+
+def leases_reclaim(*, project: Project) -> int:
+    """Expire the project's overdue leases and return their slots to the pool; return how many expired."""
+    now = timezone.now()
+    overdue = Assignment.objects.filter(project=project, status=Status.ACTIVE, expires_at__lt=now)
+    if not overdue.exists():
+        return 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The status test in WHERE makes each lease expire once, however many callers race here.
+        cursor.execute(
+            f"UPDATE {Assignment._meta.db_table} SET status = %s, updated_at = %s"
+            " WHERE project_id = %s AND status = %s AND expires_at < %s RETURNING item_id",
+            [Status.EXPIRED, now, project.id, Status.ACTIVE, now],
+        )
+        item_ids = [row[0] for row in cursor.fetchall()]
+        _release_slots(item_ids)
+    return len(item_ids)
+
+
+def _pick(project: Project, user, *, gold: bool) -> Item | None:
+    seen = Assignment.objects.filter(item=OuterRef("pk"), annotator=user)
+    pool = Item.objects.filter(project=project, is_gold=gold).exclude(Exists(seen))
+    if not gold:
+        pool = pool.filter(open_slots__gt=0)
+    # Items nearest completion first, so finished items reach review and export sooner.
+    pool = pool.order_by("-completed_count", "id")
+    return pool.select_for_update(skip_locked=True, of=("self",)).first()
+
+
+def _claim(project: Project, user) -> Assignment | None:
+    now = timezone.now()
+    current = (
+        Assignment.objects.select_related("item")
+        .filter(project=project, annotator=user, status=Status.ACTIVE, expires_at__gt=now)
+        .first()
+    )
+    if current:
+        return current
+    want_gold = project.gold_rate > 0 and random.random() < project.gold_rate
+    item = (_pick(project, user, gold=True) if want_gold else None) or _pick(project, user, gold=False)
+    if item is None:
+        return None
+    if not item.is_gold:
+        Item.objects.filter(id=item.id).update(open_slots=F("open_slots") - 1)
+    order = list(range(len(item.responses)))
+    if item.kind in PAIRWISE_KINDS:
+        random.shuffle(order)
+    return Assignment.objects.create(
+        project=project,
+        item=item,
+        annotator=user,
+        expires_at=now + timedelta(seconds=project.lease_seconds),
+        response_order=order,
+    )
+
+
+def assignment_next(*, project: Project, user) -> Assignment | None:
+    """The annotator's live assignment, or a new one on the item nearest completion; None when nothing is left."""
+    leases_reclaim(project=project)
+    for _ in range(3):
+        try:
+            with transaction.atomic():
+                return _claim(project, user)
+        except IntegrityError:
+            continue  # the same annotator asked twice at once; the retry finds the live assignment
+    raise Conflict("Could not assign an item; try again.")
+
+
+def _locked_assignment(assignment_id: int, user) -> Assignment:
+    assignment = (
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("item", "project")
+        .filter(id=assignment_id, annotator=user, project__memberships__user=user)
+        .first()
+    )
+    if assignment is None:
+        raise Http404("No such assignment.")
+    return assignment
+
+
+def assignment_skip(*, assignment_id: int, user, reason: str) -> Assignment:
+    """Give the item back with a reason; the annotator will not be offered it again."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why you skip this item.", field="reason")
+    if len(reason) > MAX_SKIP_REASON:
+        raise InvalidInput(f"reason is over {MAX_SKIP_REASON} characters.", field="reason")
+    with transaction.atomic():
+        assignment = _locked_assignment(assignment_id, user)
+        if assignment.status == Status.SKIPPED:
+            return assignment
+        if assignment.status != Status.ACTIVE:
+            raise Conflict(f"This assignment is {assignment.status} and can no longer be skipped.")
+        assignment.status = Status.SKIPPED
+        assignment.skip_reason = reason
+        assignment.save(update_fields=["status", "skip_reason", "updated_at"])
+        _release_slots([assignment.item_id])
+    return assignment
+
+
+def _retake_expired_slot(assignment: Assignment) -> None:
+    if assignment.item.is_gold:
+        return
+    taken = Item.objects.filter(id=assignment.item_id, open_slots__gt=0).update(open_slots=F("open_slots") - 1)
+    if not taken:
+        raise Gone(
+            "Your lease on this item expired and other annotators have since completed it. "
+            "Your text was not submitted; copy it from the draft if you want to keep it."
+        )
+
+
+def annotation_submit(
+    *, assignment_id: int, user, client_id: uuid.UUID, payload, time_spent_ms: int | None = None
+) -> tuple[Annotation, bool]:
+    """Record the annotator's work once; a retry with the same client_id returns the first result (created=False)."""
+    if time_spent_ms is not None and not 0 <= time_spent_ms <= MAX_TIME_SPENT_MS:
+        raise InvalidInput(f"time_spent_ms must be between 0 and {MAX_TIME_SPENT_MS}.", field="time_spent_ms")
+    try:
+        with transaction.atomic():
+            assignment = _locked_assignment(assignment_id, user)
+            earlier = Annotation.objects.filter(client_id=client_id).first()
+            if earlier:
+                if earlier.assignment_id != assignment.id:
+                    raise Conflict("This client_id was already used for another submission.", field="client_id")
+                return earlier, False
+            if assignment.status == Status.SUBMITTED:
+                raise Conflict("This assignment was already submitted with another client_id.")
+            if assignment.status == Status.SKIPPED:
+                raise Conflict("You skipped this item; it cannot be submitted.")
+            item = assignment.item
+            payload = validate_payload(item=item, project=assignment.project, payload=payload)
+            if assignment.status == Status.EXPIRED:
+                _retake_expired_slot(assignment)
+            annotation = Annotation.objects.create(
+                project_id=assignment.project_id,
+                item=item,
+                assignment=assignment,
+                annotator=user,
+                kind=item.kind,
+                payload=payload,
+                client_id=client_id,
+                time_spent_ms=time_spent_ms,
+            )
+            assignment.status = Status.SUBMITTED
+            assignment.save(update_fields=["status", "updated_at"])
+            Item.objects.filter(id=item.id).update(completed_count=F("completed_count") + 1)
+            return annotation, True
+    except IntegrityError:
+        earlier = Annotation.objects.filter(client_id=client_id, assignment_id=assignment_id).first()
+        if earlier is None:
+            raise
+        return earlier, False

@@ -1,0 +1,91 @@
+"""Bulk import of items from JSONL: all-or-nothing, every bad line reported."""
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+
+from annotation.errors import Conflict, InvalidInput
+from annotation.item_validation import LineErrors, validate_item
+from annotation.models import Item, Project
+from annotation.taxonomy import MAX_IMPORT_LINE_BYTES, MAX_IMPORT_LINES
+
+MAX_REPORTED_ERRORS = 1000
+_BATCH = 5000
+
+
+@dataclass
+class ImportResult:
+    created: int
+    by_kind: dict[str, int]
+
+
+def _parse(lines: Iterable[bytes | str], project: Project) -> tuple[list[tuple[int, dict]], list[dict]]:
+    rows: list[tuple[int, dict]] = []
+    errors: list[dict] = []
+    first_line_of: dict[str, int] = {}
+    number = 0
+    for number, raw in enumerate(lines, start=1):
+        if number > MAX_IMPORT_LINES:
+            errors.append({"line": number, "field": "", "message": f"more than {MAX_IMPORT_LINES} lines in one import"})
+            break
+        if len(raw) > MAX_IMPORT_LINE_BYTES:
+            errors.append({"line": number, "field": "", "message": f"line is over {MAX_IMPORT_LINE_BYTES} bytes"})
+            continue
+        if isinstance(raw, bytes):
+            try:
+                raw = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                errors.append({"line": number, "field": "", "message": f"not UTF-8 (byte {exc.start})"})
+                continue
+        if not raw.strip():
+            continue
+        try:
+            fields = validate_item(json.loads(raw), project)
+        except json.JSONDecodeError as exc:
+            errors.append({"line": number, "field": "", "message": f"invalid JSON: {exc.msg} at column {exc.colno}"})
+            continue
+        except LineErrors as exc:
+            errors.extend({"line": number, "field": field, "message": message} for field, message in exc.errors)
+            continue
+        earlier = first_line_of.setdefault(fields["content_hash"], number)
+        if earlier != number:
+            errors.append({"line": number, "field": "", "message": f"duplicate of line {earlier}"})
+            continue
+        rows.append((number, fields))
+    return rows, errors
+
+
+def _existing_duplicates(project: Project, rows: list[tuple[int, dict]]) -> list[dict]:
+    line_of = {fields["content_hash"]: number for number, fields in rows}
+    hashes = list(line_of)
+    errors = []
+    for start in range(0, len(hashes), _BATCH):
+        found = Item.objects.filter(project=project, content_hash__in=hashes[start : start + _BATCH])
+        for item_id, digest in found.values_list("id", "content_hash"):
+            errors.append({"line": line_of[digest], "field": "", "message": f"duplicate of existing item {item_id}"})
+    return errors
+
+
+def item_import(*, project: Project, lines: Iterable[bytes | str]) -> ImportResult:
+    """Validate every line, then create all items in one transaction; raise InvalidInput listing each bad line."""
+    rows, errors = _parse(lines, project)
+    errors += _existing_duplicates(project, rows)
+    if errors:
+        errors.sort(key=lambda e: e["line"])
+        bad_lines = len({e["line"] for e in errors})
+        raise InvalidInput(
+            f"{bad_lines} line(s) are invalid; nothing was imported.",
+            errors=errors[:MAX_REPORTED_ERRORS],
+        )
+    if not rows:
+        raise InvalidInput("The import holds no items.")
+    items = [Item(project=project, open_slots=project.overlap, **fields) for _, fields in rows]
+    try:
+        with transaction.atomic():
+            Item.objects.bulk_create(items, batch_size=_BATCH)
+    except IntegrityError as exc:
+        raise Conflict("Another import added some of these items at the same time; retry to see which.") from exc
+    return ImportResult(created=len(items), by_kind=dict(Counter(item.kind for item in items)))

@@ -1,0 +1,175 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from annotation.taxonomy import DEFAULT_TASK_TYPES, Kind, Role, Safety
+
+
+def default_kinds() -> list[str]:
+    return list(Kind.values)
+
+
+def default_task_types() -> list[str]:
+    return list(DEFAULT_TASK_TYPES)
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    guidelines = models.TextField(blank=True, help_text="Markdown shown to annotators.")
+    kinds = models.JSONField(default=default_kinds, help_text="Enabled kinds of work.")
+    task_types = models.JSONField(default=default_task_types, help_text="The project's task-type taxonomy.")
+    task_type_mix = models.JSONField(default=dict, blank=True, help_text="Target share per task type.")
+    overlap = models.PositiveSmallIntegerField(default=1, help_text="Distinct annotators per item.")
+    gold_rate = models.FloatField(default=0.0, help_text="Share of assignments drawn from gold items.")
+    lease_seconds = models.PositiveIntegerField(default=1800)
+    require_rationale = models.BooleanField(default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(overlap__gte=1, overlap__lte=50), name="project_overlap_range"),
+            models.CheckConstraint(condition=Q(gold_rate__gte=0, gold_rate__lte=1), name="project_gold_rate_range"),
+            models.CheckConstraint(condition=Q(lease_seconds__gte=30), name="project_lease_min"),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique"),
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} as {self.role} in {self.project_id}"
+
+
+class Item(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    prompt = models.TextField(blank=True)
+    messages = models.JSONField(null=True, blank=True)
+    task_type = models.CharField(max_length=100, blank=True)
+    domain = models.CharField(max_length=100, blank=True)
+    safety = models.CharField(max_length=16, choices=Safety.choices, blank=True)
+    harm_category = models.CharField(max_length=100, blank=True)
+    responses = models.JSONField(default=list, blank=True)
+    gold = models.JSONField(null=True, blank=True)
+    is_gold = models.BooleanField(default=False)
+    meta = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64)
+    completed_count = models.PositiveSmallIntegerField(default=0)
+    # Slots still free: overlap minus completed annotations minus live leases.
+    open_slots = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "content_hash"], name="item_unique_content"),
+            models.CheckConstraint(condition=Q(kind__in=Kind.values), name="item_kind_valid"),
+            models.CheckConstraint(
+                condition=(Q(kind=Kind.REFUSAL) & Q(safety__in=Safety.values)) | (~Q(kind=Kind.REFUSAL) & Q(safety="")),
+                name="item_safety_only_on_refusal",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_gold=True, gold__isnull=False) | Q(is_gold=False, gold__isnull=True),
+                name="item_gold_flag_matches",
+            ),
+            models.CheckConstraint(condition=~Q(prompt="") | Q(messages__isnull=False), name="item_has_prompt"),
+        ]
+        indexes = [
+            models.Index(
+                F("project"),
+                F("is_gold"),
+                F("completed_count").desc(),
+                F("id"),
+                condition=Q(open_slots__gt=0),
+                name="item_pool",
+            ),
+            models.Index(fields=["project", "kind", "task_type"], name="item_kind_type"),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.pk}"
+
+
+class AssignmentStatus(models.TextChoices):
+    ACTIVE = "active"
+    SUBMITTED = "submitted"
+    SKIPPED = "skipped"
+    EXPIRED = "expired"
+
+
+class Assignment(models.Model):
+    Status = AssignmentStatus
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    expires_at = models.DateTimeField()
+    skip_reason = models.CharField(max_length=500, blank=True)
+    # For pairwise kinds: the canonical response indices in the order they were shown.
+    response_order = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "annotator"], name="assignment_once_per_annotator"),
+            models.CheckConstraint(condition=Q(status__in=AssignmentStatus.values), name="assignment_status_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "status", "expires_at"], name="assignment_leases"),
+            models.Index(fields=["annotator", "project", "status"], name="assignment_mine"),
+        ]
+
+    def __str__(self) -> str:
+        return f"assignment {self.pk} ({self.status})"
+
+
+class Annotation(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations")
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="annotation")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="annotations")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    payload = models.JSONField()
+    client_id = models.UUIDField(unique=True, default=uuid.uuid4)
+    time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "annotator"], name="annotation_once_per_annotator"),
+            models.CheckConstraint(condition=Q(kind__in=Kind.values), name="annotation_kind_valid"),
+        ]
+        indexes = [models.Index(fields=["project", "annotator", "id"], name="annotation_by_annotator")]
+
+    def __str__(self) -> str:
+        return f"annotation {self.pk}"
+
+
+class Draft(models.Model):
+    """Unsubmitted work on an assignment, saved as the annotator types."""
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="draft")
+    payload = models.JSONField()
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"draft v{self.version} of assignment {self.assignment_id}"

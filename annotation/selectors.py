@@ -1,0 +1,58 @@
+"""Reads scoped to what the asking user may see. A non-member gets 404, never a hint."""
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404
+
+from annotation.models import Annotation, Assignment, Item, Membership, Project
+from annotation.taxonomy import Role
+
+STAFF_ROLES = (Role.REVIEWER, Role.ADMIN)
+
+
+def projects_for_user(user) -> QuerySet[Project]:
+    return Project.objects.filter(memberships__user=user).order_by("name")
+
+
+def membership_for(user, slug: str, *roles: str) -> Membership:
+    """The user's membership in project `slug` (404 if none); 403 if `roles` are given and theirs is not one."""
+    membership = Membership.objects.select_related("project").filter(user=user, project__slug=slug).first()
+    if membership is None:
+        raise Http404("No such project.")
+    if roles and membership.role not in roles:
+        raise PermissionDenied(f"This needs the {' or '.join(roles)} role in {slug!r}.")
+    return membership
+
+
+def items_for_staff(membership: Membership) -> QuerySet[Item]:
+    if membership.role not in STAFF_ROLES:
+        raise PermissionDenied("Only reviewers and admins list items.")
+    return Item.objects.filter(project=membership.project).order_by("id")
+
+
+def annotations_for(
+    membership: Membership, *, kind=None, annotator=None, item=None, since=None, until=None
+) -> QuerySet[Annotation]:
+    """Reviewers and admins see every annotation in the project; annotators see their own."""
+    annotations = Annotation.objects.filter(project=membership.project).select_related("annotator", "assignment")
+    if membership.role not in STAFF_ROLES:
+        annotations = annotations.filter(annotator=membership.user)
+    if kind:
+        annotations = annotations.filter(kind=kind)
+    if annotator:
+        annotations = annotations.filter(annotator__username=annotator)
+    if item:
+        annotations = annotations.filter(item_id=item)
+    if since:
+        annotations = annotations.filter(created_at__gte=since)
+    if until:
+        annotations = annotations.filter(created_at__lt=until)
+    return annotations.order_by("id")
+
+
+def own_assignment(assignment_id: int, user) -> Assignment:
+    """The user's own assignment in a project they still belong to; 404 for anyone else's."""
+    assignment = Assignment.objects.filter(id=assignment_id, annotator=user, project__memberships__user=user).first()
+    if assignment is None:
+        raise Http404("No such assignment.")
+    return assignment

@@ -1,0 +1,11 @@
+"""Settings for the test suite: the production module, fed a test environment."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-" + "x7Q2p9Lm4Rt8Vb3Nc6Wz1Ka5Hd0Jf" * 2)
+os.environ.setdefault("SECURE_SSL_REDIRECT", "False")
+os.environ.setdefault("MEDIA_ROOT", os.path.join(os.path.dirname(os.path.dirname(__file__)), ".test-media"))
+
+from config.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user creation in tests

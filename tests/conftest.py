@@ -1,0 +1,46 @@
+import pytest
+
+DB_FIXTURES = {"db", "transactional_db", "django_db_setup"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if DB_FIXTURES & set(item.fixturenames) or item.get_closest_marker("django_db"):
+            item.add_marker(pytest.mark.db)
+
+
+@pytest.fixture
+def users(django_user_model):
+    """An admin, a reviewer, two annotators and an outsider who belongs to nothing."""
+    names = ["admin", "reviewer", "ann1", "ann2", "outsider"]
+    return {name: django_user_model.objects.create_user(username=name, password="pw-" + name) for name in names}
+
+
+@pytest.fixture
+def project(users):
+    from annotation.models import Membership
+    from annotation.projects import project_create
+
+    project = project_create(creator=users["admin"], name="Demo", slug="demo", overlap=2)
+    for name, role in [("reviewer", "reviewer"), ("ann1", "annotator"), ("ann2", "annotator")]:
+        Membership.objects.create(project=project, user=users[name], role=role)
+    return project
+
+
+@pytest.fixture
+def make_items():
+    """Import items given as dicts into a project; returns them in import order."""
+    import json
+
+    from annotation.item_import import item_import
+    from annotation.models import Item
+
+    def make(project, rows):
+        item_import(project=project, lines=[json.dumps(row) for row in rows])
+        return list(Item.objects.filter(project=project).order_by("id"))
+
+    return make
+
+
+def demo_rows(n, kind="demonstration", **extra):
+    return [{"kind": kind, "prompt": f"Prompt number {i}", **extra} for i in range(n)]
