@@ -50,9 +50,8 @@ def leases_reclaim(*, project: Project) -> int:
 
 def _pick(project: Project, user, *, gold: bool) -> Item | None:
     seen = Assignment.objects.filter(item=OuterRef("pk"), annotator=user)
-    pool = Item.objects.filter(project=project, is_gold=gold).exclude(Exists(seen))
-    if not gold:
-        pool = pool.filter(open_slots__gt=0)
+    pool = Item.objects.filter(project=project).exclude(Exists(seen))
+    pool = pool.filter(is_gold=True) if gold else pool.filter(in_pool=True)
     # Items nearest completion first, so finished items reach review and export sooner.
     pool = pool.order_by("-completed_count", "id")
     return pool.select_for_update(skip_locked=True, of=("self",)).first()

@@ -73,6 +73,12 @@ class Item(models.Model):
     completed_count = models.PositiveSmallIntegerField(default=0)
     # Slots still free: overlap minus completed annotations minus live leases.
     open_slots = models.PositiveSmallIntegerField()
+    # Kept by the database so the pool index's condition matches the query's literally (SQLite needs that).
+    in_pool = models.GeneratedField(
+        expression=models.ExpressionWrapper(Q(open_slots__gt=0, is_gold=False), output_field=models.BooleanField()),
+        output_field=models.BooleanField(),
+        db_persist=True,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -91,13 +97,9 @@ class Item(models.Model):
         ]
         indexes = [
             models.Index(
-                F("project"),
-                F("is_gold"),
-                F("completed_count").desc(),
-                F("id"),
-                condition=Q(open_slots__gt=0),
-                name="item_pool",
+                F("project"), F("completed_count").desc(), F("id"), condition=Q(in_pool=True), name="item_pool"
             ),
+            models.Index(fields=["project", "id"], condition=Q(is_gold=True), name="item_gold"),
             models.Index(fields=["project", "kind", "task_type"], name="item_kind_type"),
         ]
 
