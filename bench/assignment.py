@@ -167,6 +167,7 @@ def run(db: str, args) -> dict:
             f"{BASE}/projects/bench/items/import/",
             data=body,
             headers={"Authorization": f"Token {tokens['admin']}", "Content-Type": "application/x-ndjson"},
+            timeout=300,
         )
         import_s = time.perf_counter() - t0
         response.raise_for_status()
@@ -220,12 +221,9 @@ def main() -> None:
         result = run(db, args)
         print(f"\n== {db}: {args.items} items, overlap {args.overlap}, gunicorn 2 workers ==")
         print(f"import over HTTP:            {result['import_s']} s")
-        print(
-            f"next   p50/p95/p99 (1 client): {result['next_ms'][50]} / {result['next_ms'][95]} / {result['next_ms'][99]} ms"
-        )
-        print(
-            f"submit p50/p95/p99 (1 client): {result['submit_ms'][50]} / {result['submit_ms'][95]} / {result['submit_ms'][99]} ms"
-        )
+        for name in ("next", "submit"):
+            p50, p95, p99 = (result[f"{name}_ms"][q] for q in (50, 95, 99))
+            print(f"{name:<6} p50/p95/p99 (1 client): {p50} / {p95} / {p99} ms")
         print(f"next+submit p95:             {result['next_plus_submit_p95_ms']} ms")
         print(f"{args.clients} clients:                   {result['annotations_per_s']} annotations/s")
         print(f"double assignments:          {result['double_assignments']}")
