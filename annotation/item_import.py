@@ -5,7 +5,8 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from annotation.errors import Conflict, InvalidInput
 from annotation.item_validation import LineErrors, validate_item
@@ -82,10 +83,35 @@ def item_import(*, project: Project, lines: Iterable[bytes | str]) -> ImportResu
         )
     if not rows:
         raise InvalidInput("The import holds no items.")
-    items = [Item(project=project, open_slots=project.overlap, **fields) for _, fields in rows]
     try:
         with transaction.atomic():
-            Item.objects.bulk_create(items, batch_size=_BATCH)
+            _insert(project, [fields for _, fields in rows])
     except IntegrityError as exc:
         raise Conflict("Another import added some of these items at the same time; retry to see which.") from exc
-    return ImportResult(created=len(items), by_kind=dict(Counter(item.kind for item in items)))
+    return ImportResult(created=len(rows), by_kind=dict(Counter(fields["kind"] for _, fields in rows)))
+
+
+_COLUMNS = ["kind", "prompt", "messages", "task_type", "domain", "safety", "harm_category", "responses", "gold"]
+_COLUMNS += ["is_gold", "meta", "content_hash"]
+_JSON_COLUMNS = {"messages", "responses", "gold", "meta"}
+
+
+def _insert(project: Project, rows: list[dict]) -> None:
+    """Insert validated rows with executemany: the ORM's bulk_create spends most of an import compiling SQL."""
+    ops = connection.ops
+    now = ops.adapt_datetimefield_value(timezone.now())
+    columns = [*_COLUMNS, "project_id", "open_slots", "completed_count", "created_at"]
+    table = connection.ops.quote_name(Item._meta.db_table)
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
+
+    def value(fields: dict, column: str):
+        raw = fields[column]
+        if column in _JSON_COLUMNS:
+            return None if raw is None else ops.adapt_json_value(raw, None)
+        return raw
+
+    tail = (project.id, project.overlap, 0, now)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _BATCH):
+            batch = rows[start : start + _BATCH]
+            cursor.executemany(sql, [(*(value(fields, c) for c in _COLUMNS), *tail) for fields in batch])

@@ -27,6 +27,8 @@ ALLOWED_FIELDS = {
 }
 
 _WHITESPACE = re.compile(r"\s+")
+_KINDS = frozenset(Kind.values)
+_SAFETIES = frozenset(Safety.values)
 
 
 class LineErrors(Exception):
@@ -145,7 +147,7 @@ def validate_item(obj, project: Project) -> dict:
         raise LineErrors([("", "must be a JSON object")])
     errors: list[tuple[str, str]] = []
     kind = obj.get("kind")
-    if kind not in Kind.values:
+    if kind not in _KINDS:
         raise LineErrors([("kind", f"unknown kind {kind!r}; expected one of {', '.join(Kind.values)}")])
     if kind not in project.kinds:
         raise LineErrors([("kind", f"kind {kind!r} is not enabled in project {project.slug!r}")])
@@ -162,7 +164,7 @@ def validate_item(obj, project: Project) -> dict:
     domain = _text(obj, "domain", errors, required=False, limit=MAX_SHORT_CHARS)
     safety = harm_category = ""
     if kind == Kind.REFUSAL:
-        safety = _choice(obj, "safety", Safety.values, errors, required=True)
+        safety = _choice(obj, "safety", _SAFETIES, errors, required=True)
         harm_category = _choice(obj, "harm_category", HARM_CATEGORIES, errors, required=safety == Safety.SHOULD_REFUSE)
     responses = _responses(obj.get("responses"), errors) if kind in PAIRWISE_KINDS else []
     gold = _gold(kind, obj.get("gold"), responses, errors)

@@ -10,7 +10,13 @@ from annotation.taxonomy import MAX_TEXT_CHARS
 pytestmark = pytest.mark.django_db
 
 GOOD = [
-    {"kind": "demonstration", "prompt": "Summarise this.", "task_type": "summarization", "domain": "legal"},
+    {
+        "kind": "demonstration",
+        "prompt": "Summarise this.",
+        "task_type": "summarization",
+        "domain": "legal",
+        "meta": {"batch": 7},
+    },
     {
         "kind": "demonstration",
         "messages": [
@@ -56,7 +62,13 @@ def test_it_imports_one_line_of_every_kind(project):
     assert result.by_kind == {"demonstration": 2, "refusal": 2, "preference": 2}
     gold = Item.objects.get(prompt="Name a fruit")
     assert gold.is_gold and gold.gold == {"choice": 0}
-    assert all(item.open_slots == project.overlap for item in Item.objects.all())
+    assert all(item.open_slots == project.overlap and item.in_pool != item.is_gold for item in Item.objects.all())
+    stored = {item.prompt: item for item in Item.objects.all()}
+    assert stored["Name a colour"].responses == [{"text": "Red", "source": "model:v3"}, {"text": "Blue", "source": ""}]
+    assert stored["Summarise this."].messages is None and stored["Summarise this."].domain == "legal"
+    assert stored[""].messages[2] == {"role": "user", "content": "Tell a joke"}
+    assert stored["How do I pick a lock?"].harm_category == "illegal_activity"
+    assert stored["Summarise this."].created_at is not None and stored["Summarise this."].meta == {"batch": 7}
 
 
 def test_it_accepts_bytes_and_skips_blank_lines(project):
