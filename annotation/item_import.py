@@ -97,21 +97,25 @@ _JSON_COLUMNS = {"messages", "responses", "gold", "meta"}
 
 
 def _insert(project: Project, rows: list[dict]) -> None:
-    """Insert validated rows with executemany: the ORM's bulk_create spends most of an import compiling SQL."""
-    ops = connection.ops
-    now = ops.adapt_datetimefield_value(timezone.now())
+    """Insert validated rows without the ORM, whose bulk_create spends most of an import compiling SQL."""
     columns = [*_COLUMNS, "project_id", "open_slots", "completed_count", "created_at"]
     table = connection.ops.quote_name(Item._meta.db_table)
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
-
-    def value(fields: dict, column: str):
-        raw = fields[column]
-        if column in _JSON_COLUMNS:
-            return None if raw is None else ops.adapt_json_value(raw, None)
-        return raw
-
-    tail = (project.id, project.overlap, 0, now)
+    tail = (project.id, project.overlap, 0, timezone.now())
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for fields in rows:
+                    copy.write_row((*(_json_text(fields, c) for c in _COLUMNS), *tail))
+            return
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
+        tail = (*tail[:3], connection.ops.adapt_datetimefield_value(tail[3]))
         for start in range(0, len(rows), _BATCH):
             batch = rows[start : start + _BATCH]
-            cursor.executemany(sql, [(*(value(fields, c) for c in _COLUMNS), *tail) for fields in batch])
+            cursor.executemany(sql, [(*(_json_text(fields, c) for c in _COLUMNS), *tail) for fields in batch])
+
+
+def _json_text(fields: dict, column: str):
+    value = fields[column]
+    if column in _JSON_COLUMNS and value is not None:
+        return json.dumps(value, ensure_ascii=False)
+    return value

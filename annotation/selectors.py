@@ -1,7 +1,7 @@
 """Reads scoped to what the asking user may see. A non-member gets 404, never a hint."""
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from annotation.models import Annotation, Assignment, Item, Membership, Project
@@ -24,10 +24,25 @@ def membership_for(user, slug: str, *roles: str) -> Membership:
     return membership
 
 
-def items_for_staff(membership: Membership) -> QuerySet[Item]:
+def project_progress(membership: Membership) -> dict[str, int]:
+    """How far the project is, and how much the member has done in it."""
+    project = membership.project
+    complete = Q(completed_count__gte=project.overlap)
+    counts = project.items.aggregate(item_count=Count("id"), items_complete=Count("id", filter=complete))
+    counts["my_annotations"] = Annotation.objects.filter(project=project, annotator=membership.user).count()
+    return counts
+
+
+def items_for_staff(membership: Membership, *, kind=None, task_type=None) -> QuerySet[Item]:
+    """All items of the project, gold answers included: reviewers and admins only."""
     if membership.role not in STAFF_ROLES:
         raise PermissionDenied("Only reviewers and admins list items.")
-    return Item.objects.filter(project=membership.project).order_by("id")
+    items = Item.objects.filter(project=membership.project)
+    if kind:
+        items = items.filter(kind=kind)
+    if task_type:
+        items = items.filter(task_type=task_type)
+    return items.order_by("id")
 
 
 def annotations_for(

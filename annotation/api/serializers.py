@@ -167,6 +167,11 @@ class ImportResultSerializer(serializers.Serializer):
     by_kind = serializers.DictField(child=serializers.IntegerField())
 
 
+class ItemFilterSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Kind.values, required=False)
+    task_type = serializers.CharField(max_length=100, required=False)
+
+
 class AnnotationFilterSerializer(serializers.Serializer):
     """The only filters the annotation list accepts; anything else is refused, never passed to the ORM."""
 

@@ -1,5 +1,5 @@
-from django.db.models import Count, F, Q
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from django.db.models import F
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -13,9 +13,14 @@ from annotation.api import serializers as s
 from annotation.drafts import draft_for, draft_save
 from annotation.errors import InvalidInput
 from annotation.item_import import item_import
-from annotation.models import Annotation
 from annotation.projects import membership_set, project_create
-from annotation.selectors import annotations_for, items_for_staff, membership_for, projects_for_user
+from annotation.selectors import (
+    annotations_for,
+    items_for_staff,
+    membership_for,
+    project_progress,
+    projects_for_user,
+)
 from annotation.taxonomy import Role
 
 MAX_IMPORT_BYTES = 256 * 1024 * 1024
@@ -45,6 +50,15 @@ def _validated(serializer_class, data, **kwargs):
     return serializer.validated_data
 
 
+def _filters(serializer_class, params) -> dict:
+    """Validated query filters; an unknown parameter is a 400, never handed to the ORM."""
+    allowed = set(serializer_class().fields)
+    unknown = sorted(set(params) - allowed - PAGINATION_PARAMS)
+    if unknown:
+        raise ValidationError({unknown[0]: f"unknown filter; allowed: {', '.join(sorted(allowed))}"})
+    return _validated(serializer_class, params)
+
+
 class ProjectList(generics.GenericAPIView):
     serializer_class = s.ProjectSerializer
 
@@ -68,12 +82,9 @@ class ProjectDetail(generics.GenericAPIView):
     def get(self, request, slug):
         membership = membership_for(request.user, slug)
         project = membership.project
-        counts = project.items.aggregate(
-            items=Count("id"), items_complete=Count("id", filter=Q(completed_count__gte=project.overlap))
-        )
         project.role = membership.role
-        project.item_count, project.items_complete = counts["items"], counts["items_complete"]
-        project.my_annotations = Annotation.objects.filter(project=project, annotator=request.user).count()
+        for name, value in project_progress(membership).items():
+            setattr(project, name, value)
         return Response(s.ProjectStatsSerializer(project).data)
 
 
@@ -96,17 +107,10 @@ class ItemList(generics.GenericAPIView):
     serializer_class = s.ItemSerializer
     pagination_class = IdCursorPagination
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("kind", str),
-            OpenApiParameter("task_type", str),
-        ]
-    )
+    @extend_schema(parameters=[s.ItemFilterSerializer])
     def get(self, request, slug):
-        items = items_for_staff(membership_for(request.user, slug))
-        for field in ("kind", "task_type"):
-            if field in request.query_params:
-                items = items.filter(**{field: request.query_params[field]})
+        filters = _filters(s.ItemFilterSerializer, request.query_params)
+        items = items_for_staff(membership_for(request.user, slug), **filters)
         page = self.paginate_queryset(items)
         return self.get_paginated_response(s.ItemSerializer(page, many=True).data)
 
@@ -203,12 +207,7 @@ class AnnotationList(generics.GenericAPIView):
 
     @extend_schema(parameters=[s.AnnotationFilterSerializer])
     def get(self, request, slug):
-        unknown = sorted(set(request.query_params) - set(s.AnnotationFilterSerializer().fields) - PAGINATION_PARAMS)
-        if unknown:
-            raise ValidationError(
-                {unknown[0]: f"unknown filter; allowed: {', '.join(s.AnnotationFilterSerializer().fields)}"}
-            )
-        filters = _validated(s.AnnotationFilterSerializer, request.query_params)
+        filters = _filters(s.AnnotationFilterSerializer, request.query_params)
         annotations = annotations_for(membership_for(request.user, slug), **filters)
         page = self.paginate_queryset(annotations)
         return self.get_paginated_response(s.AnnotationSerializer(page, many=True).data)

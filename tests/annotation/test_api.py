@@ -164,3 +164,13 @@ def test_schema_and_docs_are_served(users):
     assert schema.status_code == 200 and b"/api/v1/projects/{slug}/assignments/next/" in schema.content
     docs = client_for(users["ann1"]).get("/api/v1/docs/")
     assert docs.status_code == 200 and b"cdn" not in docs.content.lower()
+
+
+def test_item_list_filters_and_shows_gold_to_staff(project, users, make_items):
+    make_items(project, [*demo_rows(2), {"kind": "demonstration", "prompt": "g", "gold": {"response": "G"}}])
+    reviewer = client_for(users["reviewer"])
+    items = reviewer.get("/api/v1/projects/demo/items/?kind=demonstration&page_size=2").json()
+    assert len(items["results"]) == 2 and items["next"]
+    rest = reviewer.get(items["next"]).json()["results"]
+    assert rest[0]["gold"] == {"response": "G"}
+    assert reviewer.get("/api/v1/projects/demo/items/?project__memberships__user=1").status_code == 400

@@ -1,0 +1,55 @@
+"""Pin the number of queries on the hot paths so an N+1 cannot creep in."""
+
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.conftest import demo_rows
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def annotator(users):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=users['ann1']).key}")
+    return client
+
+
+def count_queries(call):
+    with CaptureQueriesContext(connection) as captured:
+        response = call()
+    bookkeeping = ("BEGIN", "SAVEPOINT", "RELEASE SAVEPOINT", "COMMIT")
+    return response, [q["sql"] for q in captured.captured_queries if not q["sql"].startswith(bookkeeping)]
+
+
+def test_next_and_submit_stay_within_their_query_budget(project, make_items, annotator):
+    make_items(project, demo_rows(50))
+    response, next_queries = count_queries(lambda: annotator.post("/api/v1/projects/demo/assignments/next/"))
+    assert response.status_code == 200
+    # token+user, membership, overdue leases?, live assignment?, pick, claim, insert, draft
+    assert len(next_queries) == 8, "\n".join(q[:150] for q in next_queries)
+    body = {"client_id": str(uuid.uuid4()), "payload": {"response": "ok"}}
+    url = f"/api/v1/assignments/{response.json()['id']}/submit/"
+    response, submit_queries = count_queries(lambda: annotator.post(url, body, format="json"))
+    assert response.status_code == 201
+    # token+user, locked assignment, earlier client_id?, insert, assignment status, item count
+    assert len(submit_queries) == 6, "\n".join(q[:150] for q in submit_queries)
+
+
+def test_the_annotation_list_does_not_grow_with_its_page(project, make_items, annotator, users):
+    from annotation.assignment import annotation_submit, assignment_next
+
+    make_items(project, demo_rows(30))
+    for _ in range(30):
+        assignment = assignment_next(project=project, user=users["ann1"])
+        annotation_submit(
+            assignment_id=assignment.id, user=users["ann1"], client_id=uuid.uuid4(), payload={"response": "x"}
+        )
+    _, small = count_queries(lambda: annotator.get("/api/v1/projects/demo/annotations/?page_size=2"))
+    _, large = count_queries(lambda: annotator.get("/api/v1/projects/demo/annotations/?page_size=30"))
+    assert len(small) == len(large)
