@@ -60,7 +60,7 @@ def _pick(project: Project, user, *, gold: bool) -> Item | None:
 def _claim(project: Project, user) -> Assignment | None:
     now = timezone.now()
     current = (
-        Assignment.objects.select_related("item")
+        Assignment.objects.select_related("project", "item", "draft")
         .filter(project=project, annotator=user, status=Status.ACTIVE, expires_at__gt=now)
         .first()
     )
@@ -75,13 +75,15 @@ def _claim(project: Project, user) -> Assignment | None:
     order = list(range(len(item.responses)))
     if item.kind in PAIRWISE_KINDS:
         random.shuffle(order)
-    return Assignment.objects.create(
+    assignment = Assignment.objects.create(
         project=project,
         item=item,
         annotator=user,
         expires_at=now + timedelta(seconds=project.lease_seconds),
         response_order=order,
     )
+    Assignment.draft.related.set_cached_value(assignment, None)  # a new assignment has no draft to look up
+    return assignment
 
 
 def assignment_next(*, project: Project, user) -> Assignment | None:

@@ -69,7 +69,6 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         # Every transaction takes the write lock up front, so two writers never interleave.
         "transaction_mode": "IMMEDIATE",

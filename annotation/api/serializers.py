@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from annotation.models import Annotation, Assignment, Item, Membership, Project
+from annotation.models import Item, Membership, Project
 from annotation.taxonomy import Kind
 
 PROJECT_FIELDS = [
@@ -92,14 +92,21 @@ class ShownResponseSerializer(serializers.Serializer):
     text = serializers.CharField()
 
 
-class TaskItemSerializer(serializers.ModelSerializer):
-    """An item as an annotator sees it: no gold, no sources, responses in this assignment's order."""
+class TaskItemSerializer(serializers.Serializer):
+    """An item as an annotator sees it: no gold, no sources, responses in this assignment's order.
 
+    Plain serializers on the hot path: a ModelSerializer re-derives its fields from the model on every use.
+    """
+
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    prompt = serializers.CharField()
+    messages = serializers.JSONField()
+    task_type = serializers.CharField()
+    domain = serializers.CharField()
+    safety = serializers.CharField()
+    harm_category = serializers.CharField()
     responses = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Item
-        fields = ["id", "kind", "prompt", "messages", "task_type", "domain", "safety", "harm_category", "responses"]
 
     def get_responses(self, item) -> list[dict]:
         shown = ShownResponseSerializer(
@@ -114,14 +121,13 @@ class DraftSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField(read_only=True)
 
 
-class AssignmentSerializer(serializers.ModelSerializer):
-    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+class AssignmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    project = serializers.CharField(source="project.slug")
+    status = serializers.CharField()
+    expires_at = serializers.DateTimeField()
     item = serializers.SerializerMethodField()
     draft = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Assignment
-        fields = ["id", "project", "status", "expires_at", "item", "draft"]
 
     def get_item(self, assignment) -> dict:
         return TaskItemSerializer(assignment.item, context={"response_order": assignment.response_order}).data
@@ -141,25 +147,18 @@ class SkipSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
 
 
-class AnnotationSerializer(serializers.ModelSerializer):
-    annotator = serializers.CharField(source="annotator.username", read_only=True)
-    response_order = serializers.JSONField(source="assignment.response_order", read_only=True)
-
-    class Meta:
-        model = Annotation
-        fields = [
-            "id",
-            "item",
-            "assignment",
-            "annotator",
-            "kind",
-            "payload",
-            "response_order",
-            "client_id",
-            "time_spent_ms",
-            "created_at",
-            "updated_at",
-        ]
+class AnnotationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    item = serializers.IntegerField(source="item_id")
+    assignment = serializers.IntegerField(source="assignment_id")
+    annotator = serializers.CharField(source="annotator.username")
+    kind = serializers.CharField()
+    payload = serializers.JSONField()
+    response_order = serializers.JSONField(source="assignment.response_order")
+    client_id = serializers.UUIDField()
+    time_spent_ms = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
 
 
 class ImportResultSerializer(serializers.Serializer):
