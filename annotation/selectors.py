@@ -1,7 +1,7 @@
 """Reads scoped to what the asking user may see. A non-member gets 404, never a hint."""
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
 
 from annotation.models import Annotation, Assignment, Item, Membership, Project
@@ -11,7 +11,8 @@ STAFF_ROLES = (Role.REVIEWER, Role.ADMIN)
 
 
 def projects_for_user(user) -> QuerySet[Project]:
-    return Project.objects.filter(memberships__user=user).order_by("name")
+    """The user's projects, each once, with the user's `role` in it."""
+    return Project.objects.filter(memberships__user=user).annotate(role=F("memberships__role")).order_by("name")
 
 
 def membership_for(user, slug: str, *roles: str) -> Membership:

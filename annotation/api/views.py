@@ -1,4 +1,3 @@
-from django.db.models import F
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -64,8 +63,7 @@ class ProjectList(generics.GenericAPIView):
 
     @extend_schema(operation_id="projects_list", responses=s.ProjectSerializer(many=True))
     def get(self, request):
-        projects = projects_for_user(request.user).annotate(role=F("memberships__role"))
-        return Response(s.ProjectSerializer(projects, many=True).data)
+        return Response(s.ProjectSerializer(projects_for_user(request.user), many=True).data)
 
     @extend_schema(request=s.ProjectCreateSerializer, responses={201: s.ProjectSerializer})
     def post(self, request):

@@ -174,3 +174,9 @@ def test_item_list_filters_and_shows_gold_to_staff(project, users, make_items):
     rest = reviewer.get(items["next"]).json()["results"]
     assert rest[0]["gold"] == {"response": "G"}
     assert reviewer.get("/api/v1/projects/demo/items/?project__memberships__user=1").status_code == 400
+
+
+def test_the_project_list_shows_each_project_once_with_my_role(project, users):
+    listed = client_for(users["ann1"]).get("/api/v1/projects/").json()
+    assert [(p["slug"], p["role"]) for p in listed] == [("demo", "annotator")]
+    assert client_for(users["reviewer"]).get("/api/v1/projects/").json()[0]["role"] == "reviewer"
