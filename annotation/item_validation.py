@@ -37,7 +37,7 @@ class LineErrors(Exception):
         self.errors = errors
 
 
-def _normalise(text: str) -> str:
+def normalise_text(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
 
@@ -46,8 +46,8 @@ def content_hash(kind: str, prompt: str, messages: list | None, responses: list)
     turns = messages if messages is not None else [{"role": "user", "content": prompt}]
     key = {
         "kind": kind,
-        "turns": [[t["role"], _normalise(t["content"])] for t in turns],
-        "responses": [_normalise(r["text"]) for r in responses],
+        "turns": [[t["role"], normalise_text(t["content"])] for t in turns],
+        "responses": [normalise_text(r["text"]) for r in responses],
     }
     return hashlib.sha256(json.dumps(key, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
 

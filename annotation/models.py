@@ -69,6 +69,10 @@ class Item(models.Model):
     gold = models.JSONField(null=True, blank=True)
     is_gold = models.BooleanField(default=False)
     meta = models.JSONField(default=dict, blank=True)
+    passage = models.ForeignKey("Passage", null=True, blank=True, on_delete=models.SET_NULL, related_name="items")
+    authored_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="authored_items"
+    )
     content_hash = models.CharField(max_length=64)
     completed_count = models.PositiveSmallIntegerField(default=0)
     # Slots still free: overlap minus completed annotations minus live leases.
@@ -142,7 +146,15 @@ class Assignment(models.Model):
         return f"assignment {self.pk} ({self.status})"
 
 
+class ReviewStatus(models.TextChoices):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
 class Annotation(models.Model):
+    ReviewStatus = ReviewStatus
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="annotations")
     assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="annotation")
@@ -151,12 +163,15 @@ class Annotation(models.Model):
     payload = models.JSONField()
     client_id = models.UUIDField(unique=True, default=uuid.uuid4)
     time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
+    # The annotator may edit their work until a reviewer decides it.
+    review_status = models.CharField(max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.PENDING)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["item", "annotator"], name="annotation_once_per_annotator"),
+            models.CheckConstraint(condition=Q(review_status__in=ReviewStatus.values), name="annotation_review_valid"),
             models.CheckConstraint(condition=Q(kind__in=Kind.values), name="annotation_kind_valid"),
         ]
         indexes = [models.Index(fields=["project", "annotator", "id"], name="annotation_by_annotator")]
@@ -175,3 +190,61 @@ class Draft(models.Model):
 
     def __str__(self) -> str:
         return f"draft v{self.version} of assignment {self.assignment_id}"
+
+
+class AuthorDraft(models.Model):
+    """An unsaved new item the annotator is writing, one per user, project and authoring mode."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    mode = models.CharField(max_length=20)
+    payload = models.JSONField()
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "user", "mode"], name="author_draft_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.mode} draft of {self.user_id}"
+
+
+class Document(models.Model):
+    """A domain document an admin imported, split into passages that ground authored items."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="documents")
+    title = models.CharField(max_length=200)
+    domain = models.CharField(max_length=100)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Passage(models.Model):
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="passages")
+    position = models.PositiveIntegerField()
+    text = models.TextField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["document", "position"], name="passage_position_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.document_id}#{self.position}"
+
+
+class Paraphrase(models.Model):
+    """Another wording of an item's instruction; the item and its paraphrases form a paraphrase group."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="paraphrases")
+    text = models.TextField()
+    text_hash = models.CharField(max_length=64)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "text_hash"], name="paraphrase_unique")]
+
+    def __str__(self) -> str:
+        return f"paraphrase of {self.item_id}"

@@ -5,6 +5,7 @@ from annotation.models import Item, Project
 from annotation.taxonomy import (
     CRITERIA,
     HARM_CATEGORIES,
+    MAX_MESSAGES,
     MAX_RATIONALE_CHARS,
     MAX_TEXT_CHARS,
     PAIRWISE_KINDS,
@@ -16,10 +17,10 @@ from annotation.taxonomy import (
 )
 
 ALLOWED_KEYS = {
-    Kind.DEMONSTRATION: {"response", "instruction", "task_type"},
+    Kind.DEMONSTRATION: {"response", "instruction", "task_type", "continuation"},
     Kind.REFUSAL: {"response", "refusal_style", "harm_category", "disagree", "disagree_reason"},
-    Kind.PREFERENCE: {"choice", "strength", "criteria", "rationale", "all_unacceptable"},
-    Kind.MODEL_REVIEW: {"choice", "strength", "criteria", "rationale", "all_unacceptable"},
+    Kind.PREFERENCE: {"choice", "strength", "criteria", "rationale", "all_unacceptable", "better_response"},
+    Kind.MODEL_REVIEW: {"choice", "strength", "criteria", "rationale", "all_unacceptable", "better_response"},
 }
 
 
@@ -64,10 +65,28 @@ class _Checker:
         self.fail(field, f"must be a response id from 0 to {count - 1} or 'tie'")
 
 
+def _continuation(check: _Checker) -> None:
+    turns = check.payload.get("continuation", [])
+    if not isinstance(turns, list) or len(turns) > MAX_MESSAGES:
+        check.fail("continuation", f"must be a list of at most {MAX_MESSAGES} turns")
+        return
+    for i, turn in enumerate(turns):
+        expected = "user" if i % 2 == 0 else "assistant"
+        if not isinstance(turn, dict) or turn.get("role") != expected or set(turn) != {"role", "content"}:
+            check.fail(f"continuation[{i}]", f"must be {{'role': '{expected}', 'content': ...}}: turns alternate")
+        elif not isinstance(turn["content"], str) or not turn["content"].strip():
+            check.fail(f"continuation[{i}].content", "must not be blank")
+        elif len(turn["content"]) > MAX_TEXT_CHARS:
+            check.fail(f"continuation[{i}].content", f"is over {MAX_TEXT_CHARS} characters")
+    if len(turns) % 2:
+        check.fail("continuation", "must end with the assistant's reply to the last user turn")
+
+
 def _demonstration(check: _Checker, project: Project) -> None:
     check.text("response", required=True)
     check.text("instruction", required=False)
     check.one_of("task_type", project.task_types, required=False)
+    _continuation(check)
 
 
 def _refusal(check: _Checker, item: Item) -> None:
@@ -106,6 +125,7 @@ def _pairwise(check: _Checker, item: Item, project: Project) -> None:
                 check.response_choice(f"criteria.{name}", value, count)
     check.text("rationale", required=project.require_rationale, limit=MAX_RATIONALE_CHARS)
     check.flag("all_unacceptable")
+    check.text("better_response", required=False)
 
 
 def validate_payload(*, item: Item, project: Project, payload) -> dict:

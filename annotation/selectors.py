@@ -1,8 +1,9 @@
 """Reads scoped to what the asking user may see. A non-member gets 404, never a hint."""
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from annotation.models import Annotation, Assignment, Item, Membership, Project
 from annotation.taxonomy import Role
@@ -72,3 +73,16 @@ def own_assignment(assignment_id: int, user) -> Assignment:
     if assignment is None:
         raise Http404("No such assignment.")
     return assignment
+
+
+def my_progress(user) -> list[dict]:
+    """Per project the user belongs to: what they did today and in total, and what is left for them."""
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = []
+    for project in projects_for_user(user):
+        mine = Annotation.objects.filter(project=project, annotator=user)
+        seen = Assignment.objects.filter(item=OuterRef("pk"), annotator=user)
+        left = Item.objects.filter(project=project, in_pool=True).exclude(Exists(seen)).count()
+        done = mine.aggregate(total=Count("id"), today=Count("id", filter=Q(created_at__gte=today)))
+        rows.append({"project": project, "done_today": done["today"], "done_total": done["total"], "left": left})
+    return rows

@@ -1,0 +1,32 @@
+"""Annotators revising their own submitted work before a reviewer decides it."""
+
+from django.db import transaction
+from django.http import Http404
+
+from annotation.errors import Conflict
+from annotation.models import Annotation
+from annotation.payloads import validate_payload
+
+
+def own_annotation(*, annotation_id: int, user, project) -> Annotation:
+    """The user's own annotation in `project`; 404 for anyone else's."""
+    annotation = (
+        Annotation.objects.select_related("item", "assignment", "project")
+        .filter(id=annotation_id, annotator=user, project=project)
+        .first()
+    )
+    if annotation is None:
+        raise Http404("No such annotation.")
+    return annotation
+
+
+@transaction.atomic
+def annotation_edit(*, annotation_id: int, user, project, payload) -> Annotation:
+    """Replace the payload of the user's own annotation while it awaits review."""
+    annotation = own_annotation(annotation_id=annotation_id, user=user, project=project)
+    locked = Annotation.objects.select_for_update().get(id=annotation.id)
+    if locked.review_status != Annotation.ReviewStatus.PENDING:
+        raise Conflict(f"A reviewer has {locked.review_status} this annotation; it can no longer change.")
+    annotation.payload = validate_payload(item=annotation.item, project=annotation.project, payload=payload)
+    annotation.save(update_fields=["payload", "updated_at"])
+    return annotation

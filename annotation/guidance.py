@@ -1,0 +1,55 @@
+"""Live guidance shown while an annotator writes, before they submit."""
+
+import re
+from dataclasses import dataclass
+
+from annotation.item_validation import content_hash
+from annotation.models import Item, Project
+from annotation.taxonomy import Kind, Safety
+
+REFUSAL_PATTERN = re.compile(
+    r"\b(I can(?:'|’|no)t (?:help|assist|provide|do)|I cannot|I won(?:'|’)t|I will not|I(?:'|’)m sorry,? but|"
+    r"I am sorry,? but|as an AI|I(?:'|’)m not able to|I am (?:not able|unable) to|I must decline)\b",
+    re.IGNORECASE,
+)
+SHORT_CHARS = 20
+
+
+@dataclass(frozen=True)
+class Hint:
+    level: str  # "info" or "warn"
+    message: str
+
+
+def reads_as_refusal(text: str) -> bool:
+    return bool(REFUSAL_PATTERN.search(text or ""))
+
+
+def guidance(
+    *,
+    project: Project,
+    item: Item | None,
+    response: str,
+    new_prompt: str = "",
+    new_kind: str = Kind.DEMONSTRATION,
+    task_type: str | None = None,
+) -> list[Hint]:
+    """Hints for a response to `item`, or, when `item` is None, for a new `new_kind` item being authored."""
+    hints = []
+    if response.strip():
+        hints.append(Hint("info", f"{len(response.split())} words, {len(response)} characters"))
+        if len(response.strip()) < SHORT_CHARS:
+            hints.append(Hint("warn", "The response is very short; is it complete?"))
+    expects_refusal = item.safety == Safety.SHOULD_REFUSE if item is not None else new_kind == Kind.REFUSAL
+    if response.strip() and not expects_refusal and reads_as_refusal(response):
+        hints.append(Hint("warn", "This reads as a refusal, but the prompt should be answered helpfully."))
+    if expects_refusal and response.strip() and not reads_as_refusal(response):
+        hints.append(Hint("info", "This does not read as a refusal. If you think the prompt is fine, say so."))
+    if item is None and task_type is not None and not task_type:
+        hints.append(Hint("warn", "Pick the task type this instruction belongs to."))
+    if item is None and new_prompt.strip():
+        digest = content_hash(new_kind, new_prompt, None, [])
+        twin = Item.objects.filter(project=project, content_hash=digest).values_list("id", flat=True).first()
+        if twin:
+            hints.append(Hint("warn", f"This prompt already exists as item {twin}; write a different one."))
+    return hints
