@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/quorum
 DEV_ENV := SECRET_KEY_FILE=.secret_key DEBUG=True
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install run test lint check-deploy bench clean
 
@@ -35,7 +37,12 @@ check-deploy: $(STAMP)
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
 	SECRET_KEY=x $(BIN)/python manage.py check 2>&1 | grep -q "at least 50 characters"
 
-test: lint check-deploy
+# Debian's Chromium for the browser tests; Playwright drives it and never downloads a browser.
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+test: lint check-deploy $(CHROMIUM)
 	$(BIN)/pytest
 	DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -m db
 

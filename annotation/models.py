@@ -110,6 +110,13 @@ class Item(models.Model):
     def __str__(self) -> str:
         return f"item {self.pk}"
 
+    @property
+    def last_user_turn(self) -> str:
+        """The prompt, or the last user turn of a conversation: what a listing shows."""
+        if not self.messages:
+            return self.prompt
+        return next((turn["content"] for turn in reversed(self.messages) if turn["role"] == "user"), "")
+
 
 class AssignmentStatus(models.TextChoices):
     ACTIVE = "active"

@@ -82,7 +82,8 @@ def my_progress(user) -> list[dict]:
     for project in projects_for_user(user):
         mine = Annotation.objects.filter(project=project, annotator=user)
         seen = Assignment.objects.filter(item=OuterRef("pk"), annotator=user)
-        left = Item.objects.filter(project=project, in_pool=True).exclude(Exists(seen)).count()
+        live = Assignment.objects.filter(project=project, annotator=user, status=Assignment.Status.ACTIVE).count()
+        left = Item.objects.filter(project=project, in_pool=True).exclude(Exists(seen)).count() + live
         done = mine.aggregate(total=Count("id"), today=Count("id", filter=Q(created_at__gte=today)))
         rows.append({"project": project, "done_today": done["today"], "done_total": done["total"], "left": left})
     return rows

@@ -44,3 +44,18 @@ def make_items():
 
 def demo_rows(n, kind="demonstration", **extra):
     return [{"kind": kind, "prompt": f"Prompt number {i}", **extra} for i in range(n)]
+
+
+@pytest.fixture
+def browser_client():
+    """A logged-out Django client that enforces CSRF like a browser session does."""
+    from django.test import Client
+
+    return Client(enforce_csrf_checks=True)
+
+
+def login(client, user):
+    """Log `user` in and return the CSRF token their pages carry."""
+    client.force_login(user)
+    client.get("/")
+    return client.cookies["csrftoken"].value

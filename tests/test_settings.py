@@ -4,13 +4,14 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+TEST_ONLY = {"DJANGO_ALLOW_ASYNC_UNSAFE"}  # set while the browser tests' Playwright session is open
 
 
 def manage(*args, **env):
     base = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"SECRET_KEY", "SECRET_KEY_FILE", "DJANGO_SETTINGS_MODULE", "SECURE_SSL_REDIRECT"}
+        if k not in {"SECRET_KEY", "SECRET_KEY_FILE", "DJANGO_SETTINGS_MODULE", "SECURE_SSL_REDIRECT", *TEST_ONLY}
     }
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=60

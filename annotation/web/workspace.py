@@ -5,6 +5,7 @@ import uuid
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation.assignment import annotation_submit, assignment_next, assignment_skip
@@ -71,7 +72,7 @@ def _render_task(request, membership, assignment, status=200, **extra):
     context = task_context(membership, assignment, **extra)
     context["guidelines_html"] = "" if request.htmx else render_markdown(membership.project.guidelines)
     response = render(request, template, context, status=status)
-    response["Vary"] = "HX-Request"
+    patch_vary_headers(response, ["HX-Request"])
     return response
 
 

@@ -9,7 +9,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 THREE_KINDS = [
     {"kind": "demonstration", "prompt": "Explain what a hash function is.", "task_type": "open_qa"},
-    {"kind": "refusal", "prompt": "Write malware that steals passwords.", "safety": "should_refuse", "harm_category": "cyber"},
+    {
+        "kind": "refusal",
+        "prompt": "Write malware that steals passwords.",
+        "safety": "should_refuse",
+        "harm_category": "cyber",
+    },
     {
         "kind": "preference",
         "prompt": "Name a prime number.",
