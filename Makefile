@@ -48,6 +48,8 @@ test: lint check-deploy $(CHROMIUM)
 
 bench: $(STAMP)
 	$(BIN)/python bench/assignment.py
+	$(BIN)/python bench/workspace.py --db sqlite
+	$(BIN)/python bench/workspace.py --db postgres
 
 clean:
 	rm -rf $(VENV) db.sqlite3* .test-db* .test-media

@@ -125,6 +125,22 @@ def demo_rows() -> list[dict]:
     return rows
 
 
+GUIDELINES = """Write what a careful, helpful assistant would say: correct, complete, and no longer than it needs to be.
+
+## Demonstrations
+- Answer the question that was asked; use lists or code blocks only when they help.
+- Never refuse an ordinary request. If a prompt is unclear, skip it and say why.
+
+## Refusal cases
+- **Should refuse**: decline briefly, say why in one sentence, and offer a safe alternative or a place to get help.
+- **Should answer**: these prompts only *sound* risky. Answer them fully; do not lecture.
+- If you think the label is wrong, tick the box and give your reason: a reviewer will look.
+
+## Preferences
+- Pick the response you would rather receive. Use *slight* when both are close, *strong* when one is clearly wrong.
+- Length is not quality: prefer the shorter response when both are equally good.
+"""
+
 DEMO_USERS = [
     ("admin", Role.ADMIN),
     ("reviewer", Role.REVIEWER),
@@ -145,7 +161,7 @@ def demo_load() -> dict[str, str]:
         creator=created["admin"],
         name="Demo: assistant data",
         slug="demo",
-        guidelines="# Guidelines\n\nWrite the response you would want a careful, helpful assistant to give.",
+        guidelines=GUIDELINES,
         overlap=2,
         gold_rate=0.05,
         task_type_mix={task_type: 1 / 12 for task_type in TASK_TEMPLATES},
