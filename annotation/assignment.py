@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from annotation.errors import Conflict, Gone, InvalidInput
 from annotation.models import Annotation, Assignment, Item, Project
-from annotation.payloads import validate_payload
+from annotation.payloads import preference_columns, validate_payload
 from annotation.taxonomy import PAIRWISE_KINDS
 
 Status = Assignment.Status
@@ -172,6 +172,7 @@ def annotation_submit(
                 payload=payload,
                 client_id=client_id,
                 time_spent_ms=time_spent_ms,
+                **preference_columns(item=item, payload=payload, response_order=assignment.response_order),
             )
             assignment.status = Status.SUBMITTED
             assignment.save(update_fields=["status", "updated_at"])

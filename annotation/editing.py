@@ -5,7 +5,7 @@ from django.http import Http404
 
 from annotation.errors import Conflict
 from annotation.models import Annotation
-from annotation.payloads import validate_payload
+from annotation.payloads import preference_columns, validate_payload
 
 
 def own_annotation(*, annotation_id: int, user, project) -> Annotation:
@@ -28,5 +28,10 @@ def annotation_edit(*, annotation_id: int, user, project, payload) -> Annotation
     if locked.review_status != Annotation.ReviewStatus.PENDING:
         raise Conflict(f"A reviewer has {locked.review_status} this annotation; it can no longer change.")
     annotation.payload = validate_payload(item=annotation.item, project=annotation.project, payload=payload)
-    annotation.save(update_fields=["payload", "updated_at"])
+    columns = preference_columns(
+        item=annotation.item, payload=annotation.payload, response_order=annotation.assignment.response_order
+    )
+    for name, value in columns.items():
+        setattr(annotation, name, value)
+    annotation.save(update_fields=["payload", "updated_at", *columns])
     return annotation

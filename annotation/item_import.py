@@ -92,7 +92,7 @@ def item_import(*, project: Project, lines: Iterable[bytes | str]) -> ImportResu
 
 
 _COLUMNS = ["kind", "prompt", "messages", "task_type", "domain", "safety", "harm_category", "responses", "gold"]
-_COLUMNS += ["is_gold", "meta", "content_hash"]
+_COLUMNS += ["is_gold", "meta", "content_hash", "longer_response"]
 _JSON_COLUMNS = {"messages", "responses", "gold", "meta"}
 
 

@@ -188,4 +188,11 @@ def validate_item(obj, project: Project) -> dict:
         "is_gold": gold is not None,
         "meta": meta,
         "content_hash": content_hash(kind, prompt, messages, responses),
+        "longer_response": _longer(responses),
     }
+
+
+def _longer(responses: list) -> int | None:
+    if len(responses) < 2 or len(responses[0]["text"]) == len(responses[1]["text"]):
+        return None
+    return 0 if len(responses[0]["text"]) > len(responses[1]["text"]) else 1

@@ -26,6 +26,12 @@ class Project(models.Model):
     gold_rate = models.FloatField(default=0.0, help_text="Share of assignments drawn from gold items.")
     lease_seconds = models.PositiveIntegerField(default=1800)
     require_rationale = models.BooleanField(default=False)
+    require_review = models.BooleanField(
+        default=True, help_text="Demonstrations and refusals need a reviewer's acceptance before export."
+    )
+    prioritise_coverage = models.BooleanField(
+        default=False, help_text="Hand out items of the task types furthest below their target share first."
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -74,6 +80,8 @@ class Item(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="authored_items"
     )
     content_hash = models.CharField(max_length=64)
+    # Pairwise items: which of the first two responses is longer (None if equal), for verbosity bias.
+    longer_response = models.PositiveSmallIntegerField(null=True, blank=True)
     completed_count = models.PositiveSmallIntegerField(default=0)
     # Slots still free: overlap minus completed annotations minus live leases.
     open_slots = models.PositiveSmallIntegerField()
@@ -170,6 +178,10 @@ class Annotation(models.Model):
     payload = models.JSONField()
     client_id = models.UUIDField(unique=True, default=uuid.uuid4)
     time_spent_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Pairwise judgments on the first two responses, kept as columns so agreement is computed in one query:
+    # +1..+3 prefers response 0 (slight, clear, strong), -1..-3 prefers response 1, 0 is a tie.
+    preference_score = models.SmallIntegerField(null=True, blank=True)
+    shown_first = models.PositiveSmallIntegerField(null=True, blank=True)
     # The annotator may edit their work until a reviewer decides it.
     review_status = models.CharField(max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.PENDING)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -179,6 +191,10 @@ class Annotation(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["item", "annotator"], name="annotation_once_per_annotator"),
             models.CheckConstraint(condition=Q(review_status__in=ReviewStatus.values), name="annotation_review_valid"),
+            models.CheckConstraint(
+                condition=Q(preference_score__isnull=True) | Q(preference_score__gte=-3, preference_score__lte=3),
+                name="annotation_score_range",
+            ),
             models.CheckConstraint(condition=Q(kind__in=Kind.values), name="annotation_kind_valid"),
         ]
         indexes = [models.Index(fields=["project", "annotator", "id"], name="annotation_by_annotator")]
@@ -197,6 +213,57 @@ class Draft(models.Model):
 
     def __str__(self) -> str:
         return f"draft v{self.version} of assignment {self.assignment_id}"
+
+
+class RejectReason(models.TextChoices):
+    FACTUAL_ERROR = "factual_error", "Factual error"
+    UNHELPFUL = "unhelpful", "Unhelpful or incomplete"
+    UNSAFE = "unsafe", "Unsafe content"
+    WRONG_REFUSAL = "wrong_refusal_decision", "Wrong refuse/answer decision"
+    OFF_GUIDELINES = "off_guidelines", "Does not follow the guidelines"
+    LOW_EFFORT = "low_effort", "Low effort or copied"
+    FORMATTING = "formatting", "Formatting or language"
+    OTHER = "other", "Other"
+
+
+class Review(models.Model):
+    """A reviewer's decision on an annotation; an edit keeps the payload before and after."""
+
+    class Decision(models.TextChoices):
+        ACCEPT = "accept"
+        REJECT = "reject"
+        EDIT_ACCEPT = "edit_accept"
+
+    annotation = models.ForeignKey("Annotation", on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews")
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    reason = models.CharField(max_length=32, choices=RejectReason.choices, blank=True)
+    note = models.TextField(blank=True)
+    payload_before = models.JSONField()
+    payload_after = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(decision="reject") | ~Q(reason=""), name="review_reject_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision} of annotation {self.annotation_id}"
+
+
+class Adjudication(models.Model):
+    """The final label of a disputed pairwise item, set by a reviewer who saw every judgment."""
+
+    item = models.OneToOneField(Item, on_delete=models.CASCADE, related_name="adjudication")
+    choice = models.JSONField(help_text="A response index or 'tie'.")
+    strength = models.CharField(max_length=16, blank=True)
+    rationale = models.TextField(blank=True)
+    adjudicator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"adjudication of item {self.item_id}"
 
 
 class AuthorDraft(models.Model):

@@ -145,3 +145,20 @@ def validate_payload(*, item: Item, project: Project, payload) -> dict:
         first = check.errors[0]
         raise InvalidInput(f"{first['field']} {first['message']}", field=first["field"], errors=check.errors)
     return payload
+
+
+STRENGTH_SCORE = {strength: rank for rank, strength in enumerate(STRENGTHS, start=1)}
+
+
+def preference_columns(*, item: Item, payload: dict, response_order: list[int]) -> dict:
+    """The columns agreement is computed from: the signed strength between responses 0 and 1, and the left one."""
+    if item.kind not in PAIRWISE_KINDS:
+        return {"preference_score": None, "shown_first": None}
+    choice = payload["choice"]
+    if choice == TIE:
+        score = 0
+    elif choice in (0, 1):
+        score = STRENGTH_SCORE[payload["strength"]] * (1 if choice == 0 else -1)
+    else:
+        score = None
+    return {"preference_score": score, "shown_first": response_order[0] if response_order else None}
