@@ -16,6 +16,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from annotation.errors import Conflict, Gone, InvalidInput
+from annotation.metrics.coverage import under_covered_cached
 from annotation.models import Annotation, Assignment, Item, Project
 from annotation.payloads import preference_columns, validate_payload
 from annotation.taxonomy import PAIRWISE_KINDS
@@ -53,8 +54,12 @@ def _pick(project: Project, user, *, gold: bool) -> Item | None:
     pool = Item.objects.filter(project=project).exclude(Exists(seen))
     pool = pool.filter(is_gold=True) if gold else pool.filter(in_pool=True)
     # Items nearest completion first, so finished items reach review and export sooner.
-    pool = pool.order_by("-completed_count", "id")
-    return pool.select_for_update(skip_locked=True, of=("self",)).first()
+    pool = pool.order_by("-completed_count", "id").select_for_update(skip_locked=True, of=("self",))
+    if project.prioritise_coverage and not gold:
+        for task_type in under_covered_cached(project):
+            if item := pool.filter(task_type=task_type).first():
+                return item
+    return pool.first()
 
 
 def _claim(project: Project, user) -> Assignment | None:

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotation.errors import InvalidInput
+from annotation.item_import import index_later
 from annotation.item_validation import LineErrors, normalise_text, validate_item
 from annotation.models import Annotation, Assignment, Item, Paraphrase, Passage, Project
 from annotation.payloads import validate_payload
@@ -41,6 +42,7 @@ def _create_with_annotation(*, project, user, fields, payload, client_id, time_s
     assignment = Assignment.objects.create(
         project=project, item=item, annotator=user, status=Assignment.Status.SUBMITTED, expires_at=timezone.now()
     )
+    transaction.on_commit(lambda: index_later(project))
     return Annotation.objects.create(
         project=project,
         item=item,

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from annotation.item_validation import content_hash
 from annotation.models import Item, Project
+from annotation.neardup import near_duplicates_of
 from annotation.taxonomy import Kind, Safety
 
 REFUSAL_PATTERN = re.compile(
@@ -52,4 +53,7 @@ def guidance(
         twin = Item.objects.filter(project=project, content_hash=digest).values_list("id", flat=True).first()
         if twin:
             hints.append(Hint("warn", f"This prompt already exists as item {twin}; write a different one."))
+        elif similar := near_duplicates_of(project, new_prompt):
+            ids = ", ".join(map(str, similar))
+            hints.append(Hint("warn", f"Very close to existing item(s) {ids}; vary the wording or the task."))
     return hints

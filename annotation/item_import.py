@@ -11,6 +11,7 @@ from django.utils import timezone
 from annotation.errors import Conflict, InvalidInput
 from annotation.item_validation import LineErrors, validate_item
 from annotation.models import Item, Project
+from annotation.tasks import near_duplicates_index
 from annotation.taxonomy import MAX_IMPORT_LINE_BYTES, MAX_IMPORT_LINES
 
 MAX_REPORTED_ERRORS = 1000
@@ -88,6 +89,7 @@ def item_import(*, project: Project, lines: Iterable[bytes | str]) -> ImportResu
             _insert(project, [fields for _, fields in rows])
     except IntegrityError as exc:
         raise Conflict("Another import added some of these items at the same time; retry to see which.") from exc
+    index_later(project)
     return ImportResult(created=len(rows), by_kind=dict(Counter(fields["kind"] for _, fields in rows)))
 
 
@@ -119,3 +121,8 @@ def _json_text(fields: dict, column: str):
     if column in _JSON_COLUMNS and value is not None:
         return json.dumps(value, ensure_ascii=False)
     return value
+
+
+def index_later(project: Project) -> None:
+    """Find near-duplicates of the new items in the background (hashing 100k prompts takes seconds)."""
+    near_duplicates_index.enqueue(project.id)

@@ -123,6 +123,13 @@ def _responses(value, errors: list) -> list:
     return clean
 
 
+def gold_errors(kind: str, value, responses: list) -> list[tuple[str, str]]:
+    """What is wrong with `value` as the gold answer of an item of `kind`."""
+    errors: list = []
+    _gold(kind, value, responses, errors)
+    return errors
+
+
 def _gold(kind: str, value, responses: list, errors: list):
     if value is None:
         return None

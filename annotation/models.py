@@ -80,6 +80,11 @@ class Item(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="authored_items"
     )
     content_hash = models.CharField(max_length=64)
+    # MinHash of the prompt's word shingles (annotation.neardup) and the earliest near-duplicate it clusters with.
+    minhash = models.BinaryField(null=True, blank=True, editable=False)
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="near_duplicates"
+    )
     # Pairwise items: which of the first two responses is longer (None if equal), for verbosity bias.
     longer_response = models.PositiveSmallIntegerField(null=True, blank=True)
     completed_count = models.PositiveSmallIntegerField(default=0)

@@ -28,3 +28,12 @@ def membership_set(*, project: Project, username: str, role: str) -> Membership:
         raise InvalidInput(f"no user named {username!r}", field="username")
     membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
     return membership
+
+
+def membership_remove(*, project: Project, username: str, by) -> None:
+    """Take a user off the project; their submitted work stays. An admin cannot remove themself."""
+    if username == by.username:
+        raise Conflict("You cannot remove yourself; ask another admin.")
+    deleted, _ = Membership.objects.filter(project=project, user__username=username).delete()
+    if not deleted:
+        raise InvalidInput(f"{username!r} is not a member of this project.", field="username")

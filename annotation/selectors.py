@@ -23,6 +23,7 @@ def membership_for(user, slug: str, *roles: str) -> Membership:
         raise Http404("No such project.")
     if roles and membership.role not in roles:
         raise PermissionDenied(f"This needs the {' or '.join(roles)} role in {slug!r}.")
+    membership.project.role = membership.role  # pages show role-dependent navigation
     return membership
 
 

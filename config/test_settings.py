@@ -9,3 +9,5 @@ os.environ.setdefault("MEDIA_ROOT", os.path.join(os.path.dirname(os.path.dirname
 from config.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user creation in tests
+
+TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}  # background work runs inline

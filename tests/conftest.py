@@ -3,6 +3,14 @@ import pytest
 DB_FIXTURES = {"db", "transactional_db", "django_db_setup"}
 
 
+@pytest.fixture(autouse=True)
+def fresh_near_duplicate_indexes():
+    """Each process caches LSH indexes by project id; a rolled-back test database reuses ids."""
+    from annotation import neardup
+
+    neardup._indexes.clear()
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if DB_FIXTURES & set(item.fixturenames) or item.get_closest_marker("django_db"):

@@ -80,7 +80,9 @@ def annotator_quality(judgments: Judgments, gold: dict[int, int]) -> list[Annota
             mine & decided & (judgments.shown_first >= 0), chosen == judgments.shown_first
         )
         quality.tie_rate = float((label[mine] == 2).mean())
-        quality.longer_share, quality.longer_n = _share(mine & decided & (judgments.longer >= 0), chosen == judgments.longer)
+        quality.longer_share, quality.longer_n = _share(
+            mine & decided & (judgments.longer >= 0), chosen == judgments.longer
+        )
         times = judgments.time_ms[mine & (judgments.time_ms >= 0)]
         quality.time_n = len(times)
         quality.median_seconds = float(np.median(times) / 1000) if len(times) else None

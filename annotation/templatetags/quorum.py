@@ -17,3 +17,23 @@ def criterion(values: dict, name: str) -> str:
 @register.filter
 def style_label(style: str) -> str:
     return STYLE_LABELS.get(style, style)
+
+
+@register.filter
+def mul(value, factor) -> float:
+    return round(float(value) * float(factor), 2)
+
+
+@register.filter
+def bar_height(count: int) -> int:
+    return max(22, 22 * int(count))
+
+
+@register.filter
+def percent(value) -> str:
+    return "—" if value is None else f"{100 * float(value):.0f}%"
+
+
+@register.filter
+def number(value, digits: int = 3) -> str:
+    return "—" if value is None else f"{float(value):.{digits}f}"

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from annotation.web import authoring_views, pages, workspace
+from annotation.web import authoring_views, pages, quality, reviewing, workspace
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -21,4 +21,17 @@ urlpatterns = [
     path("p/<slug:slug>/author/<slug:mode>/hints/", authoring_views.author_hints, name="author-hints"),
     path("p/<slug:slug>/items/<int:item_id>/paraphrases/", pages.paraphrases, name="paraphrases"),
     path("p/<slug:slug>/documents/", pages.documents, name="documents"),
+    path("p/<slug:slug>/review/", reviewing.queue, name="review"),
+    path("p/<slug:slug>/review/<int:pk>/", reviewing.history, name="review-history"),
+    path("p/<slug:slug>/quality/", quality.overview, name="quality"),
+    path("p/<slug:slug>/quality/summary/", quality.agreement_summary, name="quality-agreement-summary"),
+    path("p/<slug:slug>/quality/annotators/", quality.annotators, name="quality-annotators"),
+    path("p/<slug:slug>/quality/agreement/", quality.agreement, name="quality-agreement"),
+    path("p/<slug:slug>/quality/coverage/", quality.coverage, name="quality-coverage"),
+    path("p/<slug:slug>/quality/disputes/", quality.disputes, name="quality-disputes"),
+    path("p/<slug:slug>/quality/disputes/<int:item_id>/", reviewing.adjudication, name="adjudicate"),
+    path("p/<slug:slug>/quality/duplicates/", quality.duplicates, name="quality-duplicates"),
+    path("p/<slug:slug>/quality/consistency/", quality.consistency, name="quality-consistency"),
+    path("p/<slug:slug>/items/<int:item_id>/", quality.item_detail, name="item"),
+    path("p/<slug:slug>/members/<str:username>/remove/", reviewing.member_remove, name="member-remove"),
 ]

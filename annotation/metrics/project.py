@@ -1,0 +1,90 @@
+"""Project-level quality figures, computed from a handful of queries and cached until new work arrives."""
+
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db.models import Count, Max
+
+from annotation.metrics.agreement import (
+    category_counts,
+    fleiss_kappa,
+    judgments_from_rows,
+    krippendorff_alpha,
+    pairwise_cohen,
+)
+from annotation.metrics.annotators import annotator_quality
+from annotation.models import Annotation, Item, Project
+from annotation.taxonomy import PAIRWISE_KINDS, TIE
+
+DISPUTED_LIMIT = 100
+
+
+def _gold_labels(project: Project) -> dict[int, int]:
+    labels = {}
+    for item_id, gold in Item.objects.filter(project=project, is_gold=True, kind__in=PAIRWISE_KINDS).values_list(
+        "id", "gold"
+    ):
+        choice = gold.get("choice")
+        if choice in (0, 1, TIE):
+            labels[item_id] = 2 if choice == TIE else choice
+    return labels
+
+
+def _disputed(judgments, limit: int) -> list[dict]:
+    table = category_counts(judgments.item, judgments.nominal, 3)
+    items = sorted(set(judgments.item.tolist()))
+    totals = table.sum(axis=1)
+    rows = []
+    for index in (totals >= 2).nonzero()[0]:
+        counts = table[index]
+        rows.append(
+            {
+                "item": items[index],
+                "judgments": int(totals[index]),
+                "agreement": float(counts.max() / totals[index]),
+                "response_0": int(counts[0]),
+                "response_1": int(counts[1]),
+                "tie": int(counts[2]),
+            }
+        )
+    rows.sort(key=lambda row: (row["agreement"], -row["judgments"], row["item"]))
+    return rows[:limit]
+
+
+def pairwise_metrics(project: Project) -> dict:
+    """Agreement over the project's pairwise judgments, per pair of annotators and per annotator."""
+    rows = Annotation.objects.filter(project=project, preference_score__isnull=False).values_list(
+        "item_id", "annotator_id", "preference_score", "shown_first", "item__longer_response", "time_spent_ms"
+    )
+    judgments = judgments_from_rows(rows)
+    names = dict(get_user_model().objects.filter(memberships__project=project).values_list("id", "username"))
+    quality = annotator_quality(judgments, _gold_labels(project))
+    pairs = pairwise_cohen(judgments)
+    for pair in pairs:
+        pair["a"], pair["b"] = names.get(pair["a"], pair["a"]), names.get(pair["b"], pair["b"])
+    annotators = []
+    for entry in sorted(quality, key=lambda q: (-len(q.flags), q.loo_agreement if q.loo_agreement is not None else 1)):
+        row = entry.as_dict()
+        row["annotator"] = names.get(entry.annotator, str(entry.annotator))
+        annotators.append(row)
+    return {
+        "judgments": len(judgments),
+        "items": len(set(judgments.item.tolist())),
+        "alpha_nominal": krippendorff_alpha(judgments.item, judgments.annotator, judgments.nominal, "nominal"),
+        "alpha_ordinal": krippendorff_alpha(judgments.item, judgments.annotator, judgments.score, "ordinal"),
+        "fleiss_kappa": fleiss_kappa(category_counts(judgments.item, judgments.nominal, 3)) if len(judgments) else None,
+        "pairs": pairs,
+        "annotators": annotators,
+        "disputed": _disputed(judgments, DISPUTED_LIMIT),
+    }
+
+
+def cached_pairwise_metrics(project: Project) -> dict:
+    """pairwise_metrics, recomputed only when the project's annotations changed since the last computation."""
+    state = Annotation.objects.filter(project=project).aggregate(n=Count("id"), last=Max("updated_at"))
+    gold = Item.objects.filter(project=project, is_gold=True).count()
+    key = f"pairwise-metrics:{project.id}:{state['n']}:{state['last']}:{gold}"
+    metrics = cache.get(key)
+    if metrics is None:
+        metrics = pairwise_metrics(project)
+        cache.set(key, metrics, timeout=24 * 3600)
+    return metrics

@@ -1,0 +1,138 @@
+"""Reviewing: accept, reject with a reason, or edit and accept demonstrations and refusals; adjudicate pairs; gold."""
+
+import difflib
+
+from django.db import transaction
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.http import Http404
+
+from annotation.errors import Conflict, InvalidInput
+from annotation.item_validation import gold_errors
+from annotation.models import Adjudication, Annotation, Item, Membership, RejectReason, Review
+from annotation.payloads import STRENGTH_SCORE, validate_payload
+from annotation.taxonomy import MAX_RATIONALE_CHARS, PAIRWISE_KINDS, TIE, Kind
+
+REVIEWED_KINDS = (Kind.DEMONSTRATION, Kind.REFUSAL)
+
+
+def review_queue(membership: Membership) -> QuerySet[Annotation]:
+    """Pending demonstrations and refusals that this reviewer did not write; items flagged by annotators first."""
+    flagged = Case(When(payload__disagree=True, then=Value(0)), default=Value(1), output_field=IntegerField())
+    return (
+        Annotation.objects.filter(
+            project=membership.project, kind__in=REVIEWED_KINDS, review_status=Annotation.ReviewStatus.PENDING
+        )
+        .exclude(annotator=membership.user)
+        .select_related("item", "annotator")
+        .annotate(flagged=flagged)
+        .order_by("flagged", "id")
+    )
+
+
+@transaction.atomic
+def review_decide(
+    *, membership: Membership, annotation_id: int, decision: str, reason: str = "", note: str = "", payload=None
+) -> Review:
+    """Record a reviewer's decision; an edit replaces the payload and keeps the one before in the history."""
+    annotation = (
+        Annotation.objects.select_for_update(of=("self",))
+        .select_related("item", "project")
+        .filter(id=annotation_id, project=membership.project, kind__in=REVIEWED_KINDS)
+        .first()
+    )
+    if annotation is None:
+        raise Http404("No such annotation to review.")
+    if annotation.annotator_id == membership.user_id:
+        raise Conflict("Reviewers do not review their own work.")
+    if annotation.review_status != Annotation.ReviewStatus.PENDING:
+        raise Conflict(f"This annotation was already {annotation.review_status}.")
+    if decision not in Review.Decision.values:
+        raise InvalidInput(f"unknown decision {decision!r}", field="decision")
+    if decision == Review.Decision.REJECT and reason not in RejectReason.values:
+        raise InvalidInput("Pick the reason for rejecting.", field="reason")
+    if len(note) > MAX_RATIONALE_CHARS:
+        raise InvalidInput(f"The note is over {MAX_RATIONALE_CHARS} characters.", field="note")
+    before = annotation.payload
+    after = before
+    if decision == Review.Decision.EDIT_ACCEPT:
+        after = validate_payload(item=annotation.item, project=annotation.project, payload=payload)
+        if after == before:
+            raise InvalidInput("Nothing was edited; accept it instead.", field="payload")
+        annotation.payload = after
+    annotation.review_status = (
+        Annotation.ReviewStatus.REJECTED if decision == Review.Decision.REJECT else Annotation.ReviewStatus.ACCEPTED
+    )
+    annotation.save(update_fields=["payload", "review_status", "updated_at"])
+    return Review.objects.create(
+        annotation=annotation,
+        reviewer=membership.user,
+        decision=decision,
+        reason=reason if decision == Review.Decision.REJECT else "",
+        note=note.strip(),
+        payload_before=before,
+        payload_after=after,
+    )
+
+
+def payload_diff(before: dict, after: dict) -> list[tuple[str, str]]:
+    """Line diff of two payloads' texts as (kind, line) pairs, kind one of ' ', '+', '-', for display."""
+    lines = []
+    for field in sorted(set(before) | set(after)):
+        old, new = str(before.get(field, "")), str(after.get(field, ""))
+        if old == new:
+            continue
+        lines.append(("@", field))
+        for line in difflib.ndiff(old.splitlines(), new.splitlines()):
+            if line[:1] in "+- ":
+                lines.append((line[:1], line[2:]))
+    return lines
+
+
+def disputed_item(*, membership: Membership, item_id: int) -> tuple[Item, QuerySet[Annotation]]:
+    item = Item.objects.filter(id=item_id, project=membership.project, kind__in=PAIRWISE_KINDS).first()
+    if item is None:
+        raise Http404("No such pairwise item.")
+    return item, item.annotations.select_related("annotator", "assignment").order_by("id")
+
+
+@transaction.atomic
+def adjudicate(
+    *, membership: Membership, item_id: int, choice, strength: str = "", rationale: str = ""
+) -> Adjudication:
+    """Set the final label of a pairwise item; it overrides the annotators' majority in exports."""
+    item, _ = disputed_item(membership=membership, item_id=item_id)
+    if choice != TIE and choice not in range(len(item.responses)):
+        raise InvalidInput("Choose one of the responses or a tie.", field="choice")
+    if choice != TIE and strength not in STRENGTH_SCORE:
+        raise InvalidInput("Say how much better the chosen response is.", field="strength")
+    adjudication, _ = Adjudication.objects.update_or_create(
+        item=item,
+        defaults={
+            "choice": choice,
+            "strength": "" if choice == TIE else strength,
+            "rationale": rationale.strip()[:MAX_RATIONALE_CHARS],
+            "adjudicator": membership.user,
+        },
+    )
+    return adjudication
+
+
+@transaction.atomic
+def item_set_gold(*, membership: Membership, item_id: int, gold) -> Item:
+    """Mark an item as gold with its expected answer (None removes the mark)."""
+    item = Item.objects.select_for_update().filter(id=item_id, project=membership.project).first()
+    if item is None:
+        raise Http404("No such item.")
+    if gold is not None and (errors := gold_errors(item.kind, gold, item.responses)):
+        raise InvalidInput(f"{errors[0][0]} {errors[0][1]}", field=errors[0][0])
+    item.gold, item.is_gold = gold, gold is not None
+    item.save(update_fields=["gold", "is_gold"])
+    return item
+
+
+def gold_from_adjudication(*, membership: Membership, item_id: int) -> Item:
+    """Promote an adjudicated pairwise item to gold with the adjudicated choice."""
+    adjudication = Adjudication.objects.filter(item_id=item_id, item__project=membership.project).first()
+    if adjudication is None:
+        raise Conflict("Adjudicate the item before promoting it to gold.")
+    return item_set_gold(membership=membership, item_id=item_id, gold={"choice": adjudication.choice})

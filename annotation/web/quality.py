@@ -1,0 +1,203 @@
+"""Dashboards for reviewers and admins: overview, annotators, agreement, coverage, disputes; each table as CSV."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect, render
+
+from annotation.errors import InvalidInput
+from annotation.metrics.consistency import refusal_conflicts, response_style
+from annotation.metrics.coverage import annotations_per_day, domains_and_languages, safety_balance, task_type_mix
+from annotation.metrics.project import cached_pairwise_metrics
+from annotation.models import Annotation, Item
+from annotation.neardup import clusters, unsigned_count
+from annotation.review import item_set_gold
+from annotation.selectors import STAFF_ROLES, membership_for
+from annotation.taxonomy import PAIRWISE_KINDS, TIE, Role
+from annotation.web.tables import bars, csv_response, wants_csv
+
+ANNOTATOR_COLUMNS = [
+    "annotator",
+    "judgments",
+    "loo_agreement",
+    "gold_accuracy",
+    "gold_n",
+    "left_share",
+    "tie_rate",
+    "longer_share",
+    "median_seconds",
+    "flags",
+]
+
+
+def _staff(request, slug):
+    return membership_for(request.user, slug, *STAFF_ROLES)
+
+
+@login_required
+def overview(request, slug):
+    project = _staff(request, slug).project
+    items = Item.objects.filter(project=project)
+    by_kind = items.values("kind").annotate(
+        n=Count("id"), done=Count("id", filter=Q(completed_count__gte=project.overlap))
+    )
+    reviews = Annotation.objects.filter(project=project).aggregate(
+        total=Count("id"),
+        pending=Count("id", filter=Q(review_status="pending", kind__in=["demonstration", "refusal"])),
+        accepted=Count("id", filter=Q(review_status="accepted")),
+        rejected=Count("id", filter=Q(review_status="rejected")),
+        flagged=Count("id", filter=Q(payload__disagree=True, review_status="pending")),
+    )
+    per_day = annotations_per_day(project)
+    days: dict[str, int] = {}
+    for row in per_day:
+        days[row["day"]] = days.get(row["day"], 0) + row["annotations"]
+    context = {
+        "project": project,
+        "by_kind": by_kind,
+        "reviews": reviews,
+        "mix": bars(task_type_mix(project), "task_type", "share", "target"),
+        "safety": safety_balance(project),
+        "days": bars([{"day": d, "n": n} for d, n in days.items()], "day", "n"),
+    }
+    return render(request, "quality/overview.html", context)
+
+
+@login_required
+def agreement_summary(request, slug):
+    """The headline agreement figures and the most flagged annotators, loaded after the overview renders."""
+    project = _staff(request, slug).project
+    metrics = cached_pairwise_metrics(project)
+    flagged = [row for row in metrics["annotators"] if row["flags"]][:3]
+    return render(request, "quality/_agreement_summary.html", {"project": project, "m": metrics, "flagged": flagged})
+
+
+@login_required
+def annotators(request, slug):
+    project = _staff(request, slug).project
+    rows = cached_pairwise_metrics(project)["annotators"]
+    if wants_csv(request):
+        return csv_response(f"{slug}-annotators", rows, ANNOTATOR_COLUMNS)
+    return render(request, "quality/annotators.html", {"project": project, "rows": rows})
+
+
+@login_required
+def agreement(request, slug):
+    project = _staff(request, slug).project
+    metrics = cached_pairwise_metrics(project)
+    if wants_csv(request):
+        return csv_response(f"{slug}-annotator-pairs", metrics["pairs"], ["a", "b", "n", "kappa"])
+    return render(request, "quality/agreement.html", {"project": project, "m": metrics})
+
+
+@login_required
+def coverage(request, slug):
+    project = _staff(request, slug).project
+    mix, safety, spread = task_type_mix(project), safety_balance(project), domains_and_languages(project)
+    table = request.GET.get("table", "mix")
+    if wants_csv(request):
+        tables = {
+            "mix": (mix, ["task_type", "items", "annotated", "share", "target", "deficit"]),
+            "safety": (safety, ["harm_category", "refuse", "comply", "flag"]),
+            "domains": (spread["domains"], ["domain", "items"]),
+            "languages": (spread["languages"], ["language", "items"]),
+            "days": (annotations_per_day(project), ["day", "kind", "annotations"]),
+        }
+        rows, columns = tables.get(table, tables["mix"])
+        return csv_response(f"{slug}-coverage-{table}", rows, columns)
+    context = {
+        "project": project,
+        "mix": mix,
+        "mix_bars": bars(mix, "task_type", "share", "target"),
+        "safety": safety,
+        **spread,
+    }
+    return render(request, "quality/coverage.html", context)
+
+
+@login_required
+def disputes(request, slug):
+    project = _staff(request, slug).project
+    rows = cached_pairwise_metrics(project)["disputed"]
+    prompts = dict(Item.objects.filter(id__in=[row["item"] for row in rows]).values_list("id", "prompt"))
+    for row in rows:
+        row["prompt"] = prompts.get(row["item"], "")
+    if wants_csv(request):
+        columns = ["item", "judgments", "agreement", "response_0", "response_1", "tie", "prompt"]
+        return csv_response(f"{slug}-disputes", rows, columns)
+    return render(request, "quality/disputes.html", {"project": project, "rows": rows})
+
+
+@login_required
+def duplicates(request, slug):
+    project = _staff(request, slug).project
+    rows = clusters(project)
+    if wants_csv(request):
+        for row in rows:
+            row["size"] = len(row["members"]) + 1
+        return csv_response(f"{slug}-near-duplicates", rows, ["root", "size", "members", "prompt"])
+    context = {
+        "project": project,
+        "rows": rows,
+        "pending": unsigned_count(project),
+        "conflicts": refusal_conflicts(project),
+    }
+    return render(request, "quality/duplicates.html", context)
+
+
+@login_required
+def item_detail(request, slug, item_id):
+    """One item for reviewers: its content, every annotation, its near-duplicates; admins set its gold answer."""
+    membership = _staff(request, slug)
+    project = membership.project
+    item = get_object_or_404(Item, id=item_id, project=project)
+    error = None
+    if request.method == "POST":
+        if membership.role != Role.ADMIN:
+            raise PermissionDenied("Only project admins set gold answers.")
+        try:
+            item = item_set_gold(membership=membership, item_id=item.id, gold=_gold_from_form(item, request.POST))
+            messages.success(request, "Gold answer saved." if item.is_gold else "No longer a gold item.")
+            return redirect("item", slug=slug, item_id=item.id)
+        except InvalidInput as exc:
+            error = exc.message
+    context = {
+        "project": project,
+        "item": item,
+        "annotations": item.annotations.select_related("annotator").order_by("id"),
+        "duplicates": Item.objects.filter(Q(duplicate_of=item.duplicate_of_id or item.id) | Q(id=item.duplicate_of_id))
+        .exclude(id=item.id)
+        .order_by("id")[:50],
+        "error": error,
+    }
+    return render(request, "quality/item.html", context, status=422 if error else 200)
+
+
+def _gold_from_form(item, data):
+    if data.get("action") == "clear":
+        return None
+    if item.kind in PAIRWISE_KINDS:
+        choice = data.get("choice", "")
+        return {"choice": TIE if choice == TIE else int(choice) if choice.isdigit() else choice}
+    return {"response": data.get("response", "")}
+
+
+@login_required
+def consistency(request, slug):
+    project = _staff(request, slug).project
+    style = response_style(project)
+    if wants_csv(request):
+        columns = [
+            "annotator",
+            "responses",
+            "median_chars",
+            "list_share",
+            "heading_share",
+            "code_share",
+            "refusals_read_as_refusal",
+            "answerable_refused",
+            "flags",
+        ]
+        return csv_response(f"{slug}-response-style", style["annotators"], columns)
+    return render(request, "quality/consistency.html", {"project": project, **style})
