@@ -207,6 +207,12 @@ class Annotation(models.Model):
     def __str__(self) -> str:
         return f"annotation {self.pk}"
 
+    @property
+    def latest_review(self):
+        """The last decision on this annotation (uses prefetched reviews when there are some)."""
+        reviews = list(self.reviews.all())
+        return reviews[-1] if reviews else None
+
 
 class Draft(models.Model):
     """Unsubmitted work on an assignment, saved as the annotator types."""

@@ -14,6 +14,7 @@ urlpatterns = [
     path("projects/<slug:slug>/items/import/", views.ItemImport.as_view(), name="api-items-import"),
     path("projects/<slug:slug>/assignments/next/", views.AssignmentNext.as_view(), name="api-assignment-next"),
     path("projects/<slug:slug>/annotations/", views.AnnotationList.as_view(), name="api-annotations"),
+    path("projects/<slug:slug>/metrics/", views.ProjectMetrics.as_view(), name="api-metrics"),
     path("assignments/<int:pk>/submit/", views.AssignmentSubmit.as_view(), name="api-assignment-submit"),
     path("assignments/<int:pk>/skip/", views.AssignmentSkip.as_view(), name="api-assignment-skip"),
     path("assignments/<int:pk>/draft/", views.AssignmentDraft.as_view(), name="api-assignment-draft"),

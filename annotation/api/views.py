@@ -12,6 +12,7 @@ from annotation.api import serializers as s
 from annotation.drafts import draft_for, draft_save
 from annotation.errors import InvalidInput
 from annotation.item_import import item_import
+from annotation.metrics.summary import project_metrics
 from annotation.projects import membership_set, project_create
 from annotation.selectors import (
     annotations_for,
@@ -209,3 +210,12 @@ class AnnotationList(generics.GenericAPIView):
         annotations = annotations_for(membership_for(request.user, slug), **filters)
         page = self.paginate_queryset(annotations)
         return self.get_paginated_response(s.AnnotationSerializer(page, many=True).data)
+
+
+class ProjectMetrics(generics.GenericAPIView):
+    """Agreement, per-annotator quality, coverage, response consistency and near-duplicates: the dashboards' figures."""
+
+    @extend_schema(responses={200: OpenApiResponse(description="The figures behind the quality dashboards.")})
+    def get(self, request, slug):
+        membership = membership_for(request.user, slug, Role.REVIEWER, Role.ADMIN)
+        return Response(project_metrics(membership.project))

@@ -24,7 +24,12 @@ def home(request):
 @login_required
 def my_work(request, slug):
     membership = membership_for(request.user, slug)
-    mine = annotations_for(membership, annotator=request.user.username).select_related("item").order_by("-id")
+    mine = (
+        annotations_for(membership, annotator=request.user.username)
+        .select_related("item")
+        .prefetch_related("reviews")
+        .order_by("-id")
+    )
     page = Paginator(mine, 50).get_page(request.GET.get("page"))
     return render(request, "annotation/work.html", {"project": membership.project, "page": page})
 
