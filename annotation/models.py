@@ -202,7 +202,10 @@ class Annotation(models.Model):
             ),
             models.CheckConstraint(condition=Q(kind__in=Kind.values), name="annotation_kind_valid"),
         ]
-        indexes = [models.Index(fields=["project", "annotator", "id"], name="annotation_by_annotator")]
+        indexes = [
+            models.Index(fields=["project", "annotator", "id"], name="annotation_by_annotator"),
+            models.Index(fields=["project", "review_status", "kind"], name="annotation_by_review"),
+        ]
 
     def __str__(self) -> str:
         return f"annotation {self.pk}"

@@ -43,9 +43,8 @@ def signature(text: str) -> MinHash:
 
 
 def _from_bytes(raw: bytes) -> MinHash:
-    return MinHash(
-        num_perm=NUM_PERM, seed=1, hashvalues=np.frombuffer(raw, dtype=np.uint64), permutations=_PERMUTATIONS
-    )
+    values = np.frombuffer(raw, dtype=np.uint32).astype(np.uint64)
+    return MinHash(num_perm=NUM_PERM, seed=1, hashvalues=values, permutations=_PERMUTATIONS, scheme=SCHEME)
 
 
 class _ProjectIndex:

@@ -6,7 +6,6 @@ Krippendorff's alpha comes from `krippendorff`, Fleiss' and Cohen's kappa from s
 """
 
 from dataclasses import dataclass
-from itertools import combinations
 
 import numpy as np
 
@@ -86,21 +85,33 @@ def pairwise_cohen(judgments: Judgments, min_common: int = 10) -> list[dict]:
     """Cohen's kappa for every pair of annotators who judged at least `min_common` items in common."""
     from statsmodels.stats.inter_rater import cohens_kappa
 
-    label = judgments.nominal
-    by_item: dict[int, list[tuple[int, int]]] = {}
-    for item, person, value in zip(judgments.item.tolist(), judgments.annotator.tolist(), label.tolist(), strict=True):
-        by_item.setdefault(item, []).append((person, value))
-    tables: dict[tuple[int, int], np.ndarray] = {}
-    for ratings in by_item.values():
-        for (a, x), (b, y) in combinations(sorted(ratings), 2):
-            tables.setdefault((a, b), np.zeros((3, 3), dtype=np.int64))[x, y] += 1
+    people, person = np.unique(judgments.annotator, return_inverse=True)
+    order = np.lexsort((person, judgments.item))
+    item, person, label = judgments.item[order], person[order], judgments.nominal[order]
+    # Within an item the judgments are now adjacent and sorted by annotator: pair each with the ones after it.
+    keys = []
+    for offset in range(1, len(item)):
+        same = item[offset:] == item[:-offset]
+        if not same.any():
+            break
+        a, b = person[:-offset][same], person[offset:][same]
+        keys.append(((a * len(people) + b) * 3 + label[:-offset][same]) * 3 + label[offset:][same])
+    if not keys:
+        return []
+    cells, counts = np.unique(np.concatenate(keys), return_counts=True)
+    tables: dict[int, np.ndarray] = {}
+    for cell, count in zip(cells.tolist(), counts.tolist(), strict=True):
+        pair, within = divmod(cell, 9)
+        x, y = divmod(within, 3)
+        tables.setdefault(pair, np.zeros((3, 3), dtype=np.int64))[x, y] = count
     results = []
-    for (a, b), table in sorted(tables.items()):
+    for pair, table in sorted(tables.items()):
         n = int(table.sum())
         if n < min_common:
             continue
+        a, b = divmod(pair, len(people))
         kappa = float(cohens_kappa(table, return_results=False)) if _informative(table) else None
-        results.append({"a": a, "b": b, "n": n, "kappa": kappa})
+        results.append({"a": int(people[a]), "b": int(people[b]), "n": n, "kappa": kappa})
     return results
 
 

@@ -82,7 +82,8 @@ def cached_pairwise_metrics(project: Project) -> dict:
     """pairwise_metrics, recomputed only when the project's annotations changed since the last computation."""
     state = Annotation.objects.filter(project=project).aggregate(n=Count("id"), last=Max("updated_at"))
     gold = Item.objects.filter(project=project, is_gold=True).count()
-    key = f"pairwise-metrics:{project.id}:{state['n']}:{state['last']}:{gold}"
+    stamp = state["last"].timestamp() if state["last"] else 0
+    key = f"pairwise-metrics:{project.id}:{state['n']}:{stamp}:{gold}"
     metrics = cache.get(key)
     if metrics is None:
         metrics = pairwise_metrics(project)

@@ -3,14 +3,15 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 
 from annotation.errors import InvalidInput
 from annotation.metrics.consistency import refusal_conflicts, response_style
 from annotation.metrics.coverage import annotations_per_day, domains_and_languages, safety_balance, task_type_mix
 from annotation.metrics.project import cached_pairwise_metrics
-from annotation.models import Annotation, Item
+from annotation.metrics.summary import overview_figures
+from annotation.models import Item
 from annotation.neardup import clusters, unsigned_count
 from annotation.review import item_set_gold
 from annotation.selectors import STAFF_ROLES, membership_for
@@ -38,25 +39,13 @@ def _staff(request, slug):
 @login_required
 def overview(request, slug):
     project = _staff(request, slug).project
-    items = Item.objects.filter(project=project)
-    by_kind = items.values("kind").annotate(
-        n=Count("id"), done=Count("id", filter=Q(completed_count__gte=project.overlap))
-    )
-    reviews = Annotation.objects.filter(project=project).aggregate(
-        total=Count("id"),
-        pending=Count("id", filter=Q(review_status="pending", kind__in=["demonstration", "refusal"])),
-        accepted=Count("id", filter=Q(review_status="accepted")),
-        rejected=Count("id", filter=Q(review_status="rejected")),
-        flagged=Count("id", filter=Q(payload__disagree=True, review_status="pending")),
-    )
     per_day = annotations_per_day(project)
     days: dict[str, int] = {}
     for row in per_day:
         days[row["day"]] = days.get(row["day"], 0) + row["annotations"]
     context = {
         "project": project,
-        "by_kind": by_kind,
-        "reviews": reviews,
+        **overview_figures(project),
         "mix": bars(task_type_mix(project), "task_type", "share", "target"),
         "safety": safety_balance(project),
         "days": bars([{"day": d, "n": n} for d, n in days.items()], "day", "n"),

@@ -7,6 +7,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from annotation import neardup
 from annotation.assignment import annotation_submit, assignment_next
 from annotation.item_import import item_import
 from annotation.metrics.consistency import refusal_conflicts, response_style
@@ -122,6 +123,11 @@ def test_near_duplicates_cluster_incrementally_and_warn_authors(project, users, 
         copy.id,
     ]
     assert near_duplicates_of(project, "Translate this sentence into French") == []
+    neardup._indexes.clear()  # a fresh process rebuilds its index from the stored signatures
+    assert near_duplicates_of(project, "Explain how photosynthesis works in green plants and algae") == [
+        first.id,
+        copy.id,
+    ]
 
 
 def test_contradictions_between_near_duplicates(project, users, make_items):
