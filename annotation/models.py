@@ -205,6 +205,8 @@ class Annotation(models.Model):
         indexes = [
             models.Index(fields=["project", "annotator", "id"], name="annotation_by_annotator"),
             models.Index(fields=["project", "review_status", "kind"], name="annotation_by_review"),
+            models.Index(fields=["project", "updated_at"], name="annotation_by_change"),
+            models.Index(fields=["project", "created_at"], name="annotation_by_time"),
         ]
 
     def __str__(self) -> str:

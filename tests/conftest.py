@@ -4,11 +4,14 @@ DB_FIXTURES = {"db", "transactional_db", "django_db_setup"}
 
 
 @pytest.fixture(autouse=True)
-def fresh_near_duplicate_indexes():
-    """Each process caches LSH indexes by project id; a rolled-back test database reuses ids."""
+def fresh_process_caches():
+    """Caches and LSH indexes are keyed by project id, and a rolled-back test database reuses ids."""
+    from django.core.cache import cache
+
     from annotation import neardup
 
     neardup._indexes.clear()
+    cache.clear()
 
 
 def pytest_collection_modifyitems(items):

@@ -101,15 +101,23 @@ def domains_and_languages(project: Project) -> dict:
 
 
 def annotations_per_day(project: Project, days: int = 30) -> list[dict]:
-    since = timezone.now() - timedelta(days=days)
+    """Annotations per UTC day and kind over the last `days` days. Past days cannot change, so they are cached
+    for the day; only today's rows are counted on every call."""
+    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    key = f"per-day:{project.id}:{today.date().isoformat()}:{days}"
+    past = cache.get(key)
+    if past is None:
+        past = _per_day(project, since=today - timedelta(days=days - 1), until=today)
+        cache.set(key, past, 24 * 3600)
+    return past + _per_day(project, since=today, until=None)
+
+
+def _per_day(project: Project, *, since, until) -> list[dict]:
     # The date is the first ten characters of the UTC timestamp as text (USE_TZ keeps the connections in UTC):
     # grouping on that stays inside the database, where TruncDate on SQLite calls back into Python per row.
     day = Substr(Cast("created_at", output_field=CharField()), 1, 10)
-    rows = (
-        Annotation.objects.filter(project=project, created_at__gte=since)
-        .annotate(day=day)
-        .values("day", "kind")
-        .annotate(n=Count("id"))
-        .order_by("day", "kind")
-    )
-    return [{"day": row["day"], "kind": row["kind"], "annotations": row["n"]} for row in rows]
+    rows = Annotation.objects.filter(project=project, created_at__gte=since)
+    if until is not None:
+        rows = rows.filter(created_at__lt=until)
+    counts = rows.annotate(day=day).values("day", "kind").annotate(n=Count("id")).order_by("day", "kind")
+    return [{"day": row["day"], "kind": row["kind"], "annotations": row["n"]} for row in counts]

@@ -2,7 +2,6 @@
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db.models import Count, Max
 
 from annotation.metrics.agreement import (
     category_counts,
@@ -80,10 +79,10 @@ def pairwise_metrics(project: Project) -> dict:
 
 def cached_pairwise_metrics(project: Project) -> dict:
     """pairwise_metrics, recomputed only when the project's annotations changed since the last computation."""
-    state = Annotation.objects.filter(project=project).aggregate(n=Count("id"), last=Max("updated_at"))
+    annotations = Annotation.objects.filter(project=project)
+    last = annotations.order_by("-updated_at").values_list("updated_at", flat=True).first()
     gold = Item.objects.filter(project=project, is_gold=True).count()
-    stamp = state["last"].timestamp() if state["last"] else 0
-    key = f"pairwise-metrics:{project.id}:{state['n']}:{stamp}:{gold}"
+    key = f"pairwise-metrics:{project.id}:{annotations.count()}:{last.timestamp() if last else 0}:{gold}"
     metrics = cache.get(key)
     if metrics is None:
         metrics = pairwise_metrics(project)

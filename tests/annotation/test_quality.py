@@ -216,3 +216,28 @@ def test_the_metrics_api_serves_the_same_figures(project, users, make_items):
     annotator = APIClient()
     annotator.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=users['ann1']).key}")
     assert annotator.get("/api/v1/projects/demo/metrics/").status_code == 403
+
+
+def test_annotations_per_day_counts_past_days_and_today(project, users, make_items):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from annotation.metrics.coverage import annotations_per_day
+
+    make_items(project, demo_rows(3))
+    for _ in range(2):
+        assignment = assignment_next(project=project, user=users["ann1"])
+        annotation_submit(
+            assignment_id=assignment.id, user=users["ann1"], client_id=uuid.uuid4(), payload={"response": "x"}
+        )
+    yesterday = timezone.now() - timedelta(days=1)
+    Annotation.objects.filter(id=Annotation.objects.order_by("id").first().id).update(created_at=yesterday)
+    assert [row["annotations"] for row in annotations_per_day(project)] == [1, 1]
+    assignment = assignment_next(project=project, user=users["ann1"])
+    annotation_submit(
+        assignment_id=assignment.id, user=users["ann1"], client_id=uuid.uuid4(), payload={"response": "x"}
+    )
+    rows = annotations_per_day(project)
+    assert [row["day"] for row in rows] == [yesterday.date().isoformat(), timezone.now().date().isoformat()]
+    assert [row["annotations"] for row in rows] == [1, 2]
