@@ -26,6 +26,10 @@ MAX_TIME_SPENT_MS = 24 * 3600 * 1000
 MAX_SKIP_REASON = 500
 
 
+REPEAT_AFTER = 10  # a repeat re-shows an item judged at least this many assignments ago
+REPEAT_WINDOW = 50
+
+
 def _release_slots(item_ids) -> None:
     for item_id, count in Counter(item_ids).items():
         Item.objects.filter(id=item_id, is_gold=False).update(open_slots=F("open_slots") + count)
@@ -41,12 +45,12 @@ def leases_reclaim(*, project: Project) -> int:
         # The status test in WHERE makes each lease expire once, however many callers race here.
         cursor.execute(
             f"UPDATE {Assignment._meta.db_table} SET status = %s, updated_at = %s"
-            " WHERE project_id = %s AND status = %s AND expires_at < %s RETURNING item_id",
+            " WHERE project_id = %s AND status = %s AND expires_at < %s RETURNING item_id, repeat_of_id",
             [Status.EXPIRED, now, project.id, Status.ACTIVE, now],
         )
-        item_ids = [row[0] for row in cursor.fetchall()]
-        _release_slots(item_ids)
-    return len(item_ids)
+        expired = cursor.fetchall()
+        _release_slots(item_id for item_id, repeat_of in expired if repeat_of is None)
+    return len(expired)
 
 
 def _pick(project: Project, user, *, gold: bool) -> Item | None:
@@ -71,6 +75,8 @@ def _claim(project: Project, user) -> Assignment | None:
     )
     if current:
         return current
+    if project.repeat_rate and random.random() < project.repeat_rate and (repeat := _repeat(project, user, now)):
+        return repeat
     want_gold = project.gold_rate > 0 and random.random() < project.gold_rate
     item = (_pick(project, user, gold=True) if want_gold else None) or _pick(project, user, gold=False)
     if item is None:
@@ -88,6 +94,35 @@ def _claim(project: Project, user) -> Assignment | None:
         response_order=order,
     )
     Assignment.draft.related.set_cached_value(assignment, None)  # a new assignment has no draft to look up
+    return assignment
+
+
+def _repeat(project: Project, user, now) -> Assignment | None:
+    """Re-show one of the annotator's earlier pairwise items, sides swapped, to measure self-consistency."""
+    earlier = list(
+        Assignment.objects.filter(
+            project=project,
+            annotator=user,
+            status=Status.SUBMITTED,
+            repeat_of__isnull=True,
+            repeat__isnull=True,
+            item__kind__in=PAIRWISE_KINDS,
+        )
+        .select_related("item")
+        .order_by("-id")[REPEAT_AFTER : REPEAT_AFTER + REPEAT_WINDOW]
+    )
+    if not earlier:
+        return None
+    original = random.choice(earlier)
+    assignment = Assignment.objects.create(
+        project=project,
+        item=original.item,
+        annotator=user,
+        expires_at=now + timedelta(seconds=project.lease_seconds),
+        response_order=list(reversed(original.response_order)),
+        repeat_of=original,
+    )
+    Assignment.draft.related.set_cached_value(assignment, None)
     return assignment
 
 
@@ -131,12 +166,13 @@ def assignment_skip(*, assignment_id: int, user, reason: str) -> Assignment:
         assignment.status = Status.SKIPPED
         assignment.skip_reason = reason
         assignment.save(update_fields=["status", "skip_reason", "updated_at"])
-        _release_slots([assignment.item_id])
+        if assignment.repeat_of_id is None:
+            _release_slots([assignment.item_id])
     return assignment
 
 
 def _retake_expired_slot(assignment: Assignment) -> None:
-    if assignment.item.is_gold:
+    if assignment.item.is_gold or assignment.repeat_of_id:
         return
     taken = Item.objects.filter(id=assignment.item_id, open_slots__gt=0).update(open_slots=F("open_slots") - 1)
     if not taken:
@@ -177,11 +213,13 @@ def annotation_submit(
                 payload=payload,
                 client_id=client_id,
                 time_spent_ms=time_spent_ms,
+                is_repeat=assignment.repeat_of_id is not None,
                 **preference_columns(item=item, payload=payload, response_order=assignment.response_order),
             )
             assignment.status = Status.SUBMITTED
             assignment.save(update_fields=["status", "updated_at"])
-            Item.objects.filter(id=item.id).update(completed_count=F("completed_count") + 1)
+            if not annotation.is_repeat:
+                Item.objects.filter(id=item.id).update(completed_count=F("completed_count") + 1)
             return annotation, True
     except IntegrityError:
         earlier = Annotation.objects.filter(client_id=client_id, assignment_id=assignment_id).first()

@@ -24,6 +24,9 @@ class Project(models.Model):
     task_type_mix = models.JSONField(default=dict, blank=True, help_text="Target share per task type.")
     overlap = models.PositiveSmallIntegerField(default=1, help_text="Distinct annotators per item.")
     gold_rate = models.FloatField(default=0.0, help_text="Share of assignments drawn from gold items.")
+    repeat_rate = models.FloatField(
+        default=0.0, help_text="Share of pairwise assignments that re-show an item the annotator judged, sides swapped."
+    )
     lease_seconds = models.PositiveIntegerField(default=1800)
     require_rationale = models.BooleanField(default=False)
     require_review = models.BooleanField(
@@ -39,6 +42,9 @@ class Project(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(overlap__gte=1, overlap__lte=50), name="project_overlap_range"),
             models.CheckConstraint(condition=Q(gold_rate__gte=0, gold_rate__lte=1), name="project_gold_rate_range"),
+            models.CheckConstraint(
+                condition=Q(repeat_rate__gte=0, repeat_rate__lte=0.5), name="project_repeat_rate_range"
+            ),
             models.CheckConstraint(condition=Q(lease_seconds__gte=30), name="project_lease_min"),
         ]
 
@@ -149,12 +155,16 @@ class Assignment(models.Model):
     skip_reason = models.CharField(max_length=500, blank=True)
     # For pairwise kinds: the canonical response indices in the order they were shown.
     response_order = models.JSONField(default=list, blank=True)
+    # A self-consistency check: the same annotator's earlier assignment, shown again with the sides swapped.
+    repeat_of = models.OneToOneField("self", null=True, blank=True, on_delete=models.CASCADE, related_name="repeat")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["item", "annotator"], name="assignment_once_per_annotator"),
+            models.UniqueConstraint(
+                fields=["item", "annotator"], condition=Q(repeat_of__isnull=True), name="assignment_once_per_annotator"
+            ),
             models.CheckConstraint(condition=Q(status__in=AssignmentStatus.values), name="assignment_status_valid"),
         ]
         indexes = [
@@ -187,6 +197,8 @@ class Annotation(models.Model):
     # +1..+3 prefers response 0 (slight, clear, strong), -1..-3 prefers response 1, 0 is a tie.
     preference_score = models.SmallIntegerField(null=True, blank=True)
     shown_first = models.PositiveSmallIntegerField(null=True, blank=True)
+    # A repeat measures self-consistency only; it counts toward nothing else.
+    is_repeat = models.BooleanField(default=False)
     # The annotator may edit their work until a reviewer decides it.
     review_status = models.CharField(max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.PENDING)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -194,7 +206,9 @@ class Annotation(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["item", "annotator"], name="annotation_once_per_annotator"),
+            models.UniqueConstraint(
+                fields=["item", "annotator"], condition=Q(is_repeat=False), name="annotation_once_per_annotator"
+            ),
             models.CheckConstraint(condition=Q(review_status__in=ReviewStatus.values), name="annotation_review_valid"),
             models.CheckConstraint(
                 condition=Q(preference_score__isnull=True) | Q(preference_score__gte=-3, preference_score__lte=3),

@@ -12,6 +12,7 @@ PROJECT_FIELDS = [
     "task_type_mix",
     "overlap",
     "gold_rate",
+    "repeat_rate",
     "lease_seconds",
     "require_rationale",
 ]
@@ -31,6 +32,7 @@ class ProjectCreateSerializer(serializers.ModelSerializer):
     task_type_mix = serializers.DictField(child=serializers.FloatField(min_value=0, max_value=1), required=False)
     overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
     gold_rate = serializers.FloatField(min_value=0, max_value=1, required=False)
+    repeat_rate = serializers.FloatField(min_value=0, max_value=0.5, required=False)
     lease_seconds = serializers.IntegerField(min_value=30, max_value=7 * 24 * 3600, required=False)
 
     class Meta:
@@ -157,6 +159,8 @@ class AnnotationSerializer(serializers.Serializer):
     response_order = serializers.JSONField(source="assignment.response_order")
     client_id = serializers.UUIDField()
     time_spent_ms = serializers.IntegerField(allow_null=True)
+    is_repeat = serializers.BooleanField(help_text="A self-consistency repeat: excluded from agreement and exports.")
+    review_status = serializers.CharField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 

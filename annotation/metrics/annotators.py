@@ -14,6 +14,7 @@ THRESHOLDS = {
     "tie_rate": {"above": 0.35, "min_n": 20, "why": "calls too many ties"},
     "longer_share": {"above": 0.8, "min_n": 30, "why": "prefers the longer response almost always"},
     "median_seconds": {"below": 3.0, "min_n": 20, "why": "answers faster than one can read"},
+    "self_consistency": {"below": 0.7, "min_n": 5, "why": "changes their mind when the sides are swapped"},
 }
 
 
@@ -32,6 +33,8 @@ class AnnotatorQuality:
     longer_n: int = 0
     median_seconds: float | None = None
     time_n: int = 0
+    self_consistency: float | None = None
+    repeat_n: int = 0
     flags: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -52,6 +55,7 @@ def _flags(quality: AnnotatorQuality) -> list[str]:
         "tie_rate": quality.judgments,
         "longer_share": quality.longer_n,
         "median_seconds": quality.time_n,
+        "self_consistency": quality.repeat_n,
     }
     for name, rule in THRESHOLDS.items():
         value = getattr(quality, name)
@@ -63,8 +67,12 @@ def _flags(quality: AnnotatorQuality) -> list[str]:
     return flags
 
 
-def annotator_quality(judgments: Judgments, gold: dict[int, int]) -> list[AnnotatorQuality]:
-    """Quality per annotator; `gold` maps item id to its expected nominal label (0, 1 or 2 for a tie)."""
+def annotator_quality(
+    judgments: Judgments, gold: dict[int, int], repeats: dict[int, list[bool]] | None = None
+) -> list[AnnotatorQuality]:
+    """Quality per annotator; `gold` maps item id to its expected nominal label (0, 1 or 2 for a tie), `repeats`
+    maps an annotator to whether each repeated judgment matched their first one."""
+    repeats = repeats or {}
     label = judgments.nominal
     loo = leave_one_out_majority(judgments)
     chosen = np.where(label == 2, -1, label)
@@ -86,6 +94,9 @@ def annotator_quality(judgments: Judgments, gold: dict[int, int]) -> list[Annota
         times = judgments.time_ms[mine & (judgments.time_ms >= 0)]
         quality.time_n = len(times)
         quality.median_seconds = float(np.median(times) / 1000) if len(times) else None
+        matched = repeats.get(int(person), [])
+        quality.repeat_n = len(matched)
+        quality.self_consistency = sum(matched) / len(matched) if matched else None
         quality.flags = _flags(quality)
         results.append(quality)
     return results

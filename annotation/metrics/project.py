@@ -51,12 +51,14 @@ def _disputed(judgments, limit: int) -> list[dict]:
 
 def pairwise_metrics(project: Project) -> dict:
     """Agreement over the project's pairwise judgments, per pair of annotators and per annotator."""
-    rows = Annotation.objects.filter(project=project, preference_score__isnull=False).values_list(
+    judged = Annotation.objects.filter(project=project, preference_score__isnull=False)
+    rows = judged.filter(is_repeat=False).values_list(
         "item_id", "annotator_id", "preference_score", "shown_first", "item__longer_response", "time_spent_ms"
     )
     judgments = judgments_from_rows(rows)
     names = dict(get_user_model().objects.filter(memberships__project=project).values_list("id", "username"))
-    quality = annotator_quality(judgments, _gold_labels(project))
+    gold = _gold_labels(project)
+    quality = annotator_quality(judgments, gold, _self_consistency(judged))
     pairs = pairwise_cohen(judgments)
     for pair in pairs:
         pair["a"], pair["b"] = names.get(pair["a"], pair["a"]), names.get(pair["b"], pair["b"])
@@ -74,7 +76,40 @@ def pairwise_metrics(project: Project) -> dict:
         "pairs": pairs,
         "annotators": annotators,
         "disputed": _disputed(judgments, DISPUTED_LIMIT),
+        "gold_by_week": _gold_by_week(judged, gold, names),
     }
+
+
+def _sign(score: int) -> int:
+    return (score > 0) - (score < 0)
+
+
+def _self_consistency(judged) -> dict[int, list[bool]]:
+    """Per annotator: did each repeated judgment (sides swapped) pick the same response as the first time?"""
+    pairs = judged.filter(is_repeat=True, assignment__repeat_of__annotation__isnull=False).values_list(
+        "annotator_id", "preference_score", "assignment__repeat_of__annotation__preference_score"
+    )
+    matched: dict[int, list[bool]] = {}
+    for person, again, first in pairs:
+        if first is not None:
+            matched.setdefault(person, []).append(_sign(again) == _sign(first))
+    return matched
+
+
+def _gold_by_week(judged, gold: dict[int, int], names: dict[int, str]) -> list[dict]:
+    """Gold accuracy per annotator and ISO week, to see whether someone improves or slips."""
+    weeks: dict[tuple[str, str], list[bool]] = {}
+    rows = judged.filter(is_repeat=False, item_id__in=list(gold)).values_list(
+        "annotator_id", "item_id", "preference_score", "created_at"
+    )
+    for person, item, score, created in rows:
+        year, week, _ = created.isocalendar()
+        label = 2 if score == 0 else (0 if score > 0 else 1)
+        weeks.setdefault((names.get(person, str(person)), f"{year}-W{week:02d}"), []).append(label == gold[item])
+    return [
+        {"annotator": person, "week": week, "gold_n": len(hits), "gold_accuracy": sum(hits) / len(hits)}
+        for (person, week), hits in sorted(weeks.items())
+    ]
 
 
 def cached_pairwise_metrics(project: Project) -> dict:

@@ -28,6 +28,8 @@ ANNOTATOR_COLUMNS = [
     "tie_rate",
     "longer_share",
     "median_seconds",
+    "self_consistency",
+    "repeat_n",
     "flags",
 ]
 
@@ -65,10 +67,14 @@ def agreement_summary(request, slug):
 @login_required
 def annotators(request, slug):
     project = _staff(request, slug).project
-    rows = cached_pairwise_metrics(project)["annotators"]
+    metrics = cached_pairwise_metrics(project)
+    if request.GET.get("table") == "gold" and wants_csv(request):
+        columns = ["annotator", "week", "gold_n", "gold_accuracy"]
+        return csv_response(f"{slug}-gold-by-week", metrics["gold_by_week"], columns)
     if wants_csv(request):
-        return csv_response(f"{slug}-annotators", rows, ANNOTATOR_COLUMNS)
-    return render(request, "quality/annotators.html", {"project": project, "rows": rows})
+        return csv_response(f"{slug}-annotators", metrics["annotators"], ANNOTATOR_COLUMNS)
+    context = {"project": project, "rows": metrics["annotators"], "gold_by_week": metrics["gold_by_week"]}
+    return render(request, "quality/annotators.html", context)
 
 
 @login_required

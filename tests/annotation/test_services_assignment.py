@@ -189,3 +189,32 @@ def test_time_on_task_must_be_plausible(project, users, make_items):
         annotation_submit(
             assignment_id=assignment.id, user=users["ann1"], client_id=uuid.uuid4(), payload=ANSWER, time_spent_ms=-1
         )
+
+
+def test_repeats_reshow_an_earlier_pair_with_the_sides_swapped(project, users, make_items):
+    from annotation.assignment import REPEAT_AFTER
+    from annotation.metrics.project import pairwise_metrics
+
+    make_items(project, demo_rows(REPEAT_AFTER + 3, kind="preference", responses=[{"text": "a"}, {"text": "b"}]))
+    for _ in range(REPEAT_AFTER + 1):
+        submit(assignment_next(project=project, user=users["ann1"]), payload={"choice": 0, "strength": "clear"})
+    project.repeat_rate = 0.5
+    project.save()
+    import random
+
+    random.seed(3)
+    repeat = None
+    while repeat is None:
+        candidate = assignment_next(project=project, user=users["ann1"])
+        if candidate.repeat_of_id:
+            repeat = candidate
+        else:
+            submit(candidate, payload={"choice": 0, "strength": "clear"})
+    original = repeat.repeat_of
+    assert repeat.item_id == original.item_id and repeat.response_order == original.response_order[::-1]
+    completed = Item.objects.get(id=repeat.item_id).completed_count
+    annotation, _ = submit(repeat, payload={"choice": 1, "strength": "slight"})
+    assert annotation.is_repeat and Item.objects.get(id=repeat.item_id).completed_count == completed
+    (row,) = pairwise_metrics(project)["annotators"]
+    assert (row["self_consistency"], row["repeat_n"]) == (0.0, 1)
+    assert pairwise_metrics(project)["judgments"] == Annotation.objects.filter(is_repeat=False).count()
