@@ -123,6 +123,12 @@ def test_near_duplicates_cluster_incrementally_and_warn_authors(project, users, 
         copy.id,
     ]
     assert near_duplicates_of(project, "Translate this sentence into French") == []
+    from annotation.guidance import guidance
+
+    hints = guidance(
+        project=project, item=None, response="", new_prompt="Explain how photosynthesis works in green plants"
+    )
+    assert any("Very close to existing item" in hint.message for hint in hints)
     neardup._indexes.clear()  # a fresh process rebuilds its index from the stored signatures
     assert near_duplicates_of(project, "Explain how photosynthesis works in green plants and algae") == [
         first.id,
