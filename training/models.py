@@ -1,0 +1,45 @@
+from django.conf import settings
+from django.db import models
+
+from annotation.models import Project
+
+
+class Snapshot(models.Model):
+    """An immutable, versioned dataset build: what went in, how it was split and mixed, and the hash of its files."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        BUILDING = "building"
+        READY = "ready"
+        FAILED = "failed"
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="snapshots")
+    version = models.PositiveIntegerField(help_text="1, 2, 3… per project.")
+    config = models.JSONField(help_text="Filters, aggregation policy, split and mix, as validated.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.FloatField(default=0.0)
+    stage = models.CharField(max_length=100, blank=True)
+    code_version = models.CharField(max_length=64, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64, blank=True)
+    files = models.JSONField(default=list, blank=True, help_text="Relative paths under the snapshot's folder.")
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "version"], name="snapshot_version_unique"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["queued", "building", "ready", "failed"]), name="snapshot_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project.slug} v{self.version}"
+
+    @property
+    def folder(self) -> str:
+        """Where the files live, relative to MEDIA_ROOT (or the storage bucket)."""
+        return f"snapshots/{self.project.slug}/v{self.version}"

@@ -1,0 +1,281 @@
+"""Building a snapshot's files from accepted annotations, streaming in item order.
+
+Everything here is a function of the inputs (the annotation data and the config): the same inputs give
+byte-identical files and the same content hash. Nothing holds the project's text in memory at once.
+"""
+
+import statistics
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from annotation.taxonomy import PAIRWISE_KINDS
+from training import selectors
+from training.snapshots.aggregate import aggregate
+from training.snapshots.card import write_card
+from training.snapshots.config import SnapshotConfig
+from training.snapshots.files import SplitWriter, content_hash
+from training.snapshots.mix import chosen_rows
+from training.snapshots.split import eval_items
+
+SPLITS = ("train", "eval")
+
+
+@dataclass
+class Stats:
+    rows: Counter = field(default_factory=Counter)  # (kind, split)
+    task_types: Counter = field(default_factory=Counter)  # (kind, task type)
+    harm_categories: Counter = field(default_factory=Counter)
+    sources: Counter = field(default_factory=Counter)  # (kind, source)
+    mix_groups: Counter = field(default_factory=Counter)  # SFT train rows per mix group
+    dropped: Counter = field(default_factory=Counter)
+    sft_lengths: list[int] = field(default_factory=list)
+    chosen_lengths: list[int] = field(default_factory=list)
+    rejected_lengths: list[int] = field(default_factory=list)
+    agreement: list[float] = field(default_factory=list)
+    adjudicated: int = 0
+
+
+@dataclass
+class BuildResult:
+    counts: dict
+    content_hash: str
+    files: list[str]
+
+
+class _Rows:
+    """A stream of (…, item id, …) rows in item order, consumed one item at a time."""
+
+    def __init__(self, rows: Iterator, item_position: int = 1):
+        self.rows, self.at, self.pending = rows, item_position, next(rows, None)
+
+    def for_item(self, item_id: int) -> list:
+        found = []
+        while self.pending is not None and self.pending[self.at] <= item_id:
+            if self.pending[self.at] == item_id:
+                found.append(self.pending)
+            self.pending = next(self.rows, None)
+        return found
+
+
+def _turns(prompt: str, messages, system_prompt: str) -> list[dict]:
+    turns = messages or [{"role": "user", "content": prompt}]
+    return ([{"role": "system", "content": system_prompt}] if system_prompt else []) + list(turns)
+
+
+def _assistant(text: str) -> list[dict]:
+    return [{"role": "assistant", "content": text}]
+
+
+class _Builder:
+    def __init__(self, project, config: SnapshotConfig, folder: Path, pinned_eval: set[int] | None, progress):
+        self.project, self.config, self.folder, self.progress = project, config, folder, progress
+        self.stats = Stats()
+        progress("splitting", 0.0)
+        strata = selectors.item_strata(project).iterator(chunk_size=selectors.CHUNK)
+        self.eval = eval_items(strata, fraction=config.eval_fraction, seed=config.seed, pinned=pinned_eval)
+        progress("mixing", 0.05)
+        self.kept = self._mix()
+        kinds = [kind for kind, wanted in (("sft", config.include_sft), ("dpo", config.include_dpo)) if wanted]
+        self.writers = {(kind, split): SplitWriter(folder, kind, split) for kind in kinds for split in SPLITS}
+
+    def _mix(self) -> set[int] | None:
+        config = self.config
+        if not config.include_sft or not (config.mix_weights or config.mix_caps):
+            return None
+        group = f"item__{config.mix_by}"
+        rows = list(selectors.accepted_writing(self.project).values_list("id", "item_id", group))
+        rows += list(
+            selectors.export_better_responses(
+                self.project, include_model_review=config.include_model_review
+            ).values_list("id", "item_id", group)
+        )
+        train = ((row_id, value or "(none)") for row_id, item_id, value in rows if item_id not in self.eval)
+        return chosen_rows(train, weights=config.mix_weights, caps=config.mix_caps, seed=config.seed)
+
+    def _sft(self, split: str, item: tuple, messages: list[dict], source: str, source_id: int) -> None:
+        if ("sft", split) not in self.writers:
+            return
+        if split == "train" and self.kept is not None and source_id not in self.kept:
+            self.stats.dropped["mixed_out"] += 1
+            return
+        item_id, kind, _, _, task_type, domain, safety, harm_category = item[:8]
+        self.writers["sft", split].write(
+            {
+                "messages": messages,
+                "task_type": task_type,
+                "source": source,
+                "source_ids": [source_id],
+                "item_id": item_id,
+                "domain": domain,
+                "safety": safety,
+                "harm_category": harm_category,
+            }
+        )
+        stats = self.stats
+        stats.rows["sft", split] += 1
+        stats.task_types["sft", task_type or "(none)"] += 1
+        stats.sources["sft", source] += 1
+        if harm_category:
+            stats.harm_categories[f"{safety}:{harm_category}"] += 1
+        if split == "train":
+            stats.mix_groups[(domain if self.config.mix_by == "domain" else task_type) or "(none)"] += 1
+        stats.sft_lengths.append(len(messages[-1]["content"]))
+
+    def _dpo(self, split: str, item: tuple, prompt: list[dict], chosen: str, rejected: str, source: str, ids, label):
+        if ("dpo", split) not in self.writers:
+            return
+        item_id, _, _, _, task_type, domain = item[:6]
+        self.writers["dpo", split].write(
+            {
+                "prompt": prompt,
+                "chosen": _assistant(chosen),
+                "rejected": _assistant(rejected),
+                "task_type": task_type,
+                "source": source,
+                "source_ids": ids,
+                "item_id": item_id,
+                "domain": domain,
+                "agreement": label.agreement if label else None,
+                "votes": label.votes if label else 0,
+                "adjudicated": bool(label and label.adjudicated),
+            }
+        )
+        stats = self.stats
+        stats.rows["dpo", split] += 1
+        stats.task_types["dpo", task_type or "(none)"] += 1
+        stats.sources["dpo", source] += 1
+        stats.chosen_lengths.append(len(chosen))
+        stats.rejected_lengths.append(len(rejected))
+        if label:
+            stats.agreement.append(label.agreement)
+            stats.adjudicated += label.adjudicated
+
+    def run(self) -> list[Path]:
+        config, project = self.config, self.project
+        adjudications = selectors.adjudicated(project)
+        writing = _Rows(selectors.export_writing(project))
+        judgments = _Rows(selectors.export_judgments(project, include_model_review=config.include_model_review))
+        total = max(1, project.items.count())
+        for position, item in enumerate(selectors.export_items(project), start=1):
+            if position % 5000 == 0:
+                self.progress("writing rows", 0.1 + 0.8 * position / total)
+            item_id, kind, prompt, messages, _, _, _, _, responses, is_gold, _ = item
+            split = "eval" if item_id in self.eval else "train"
+            prompt_turns = _turns(prompt, messages, config.system_prompt)
+            for annotation_id, _, payload in writing.for_item(item_id):
+                continuation = payload.get("continuation", [])
+                turns = prompt_turns + _assistant(payload["response"]) + continuation
+                self._sft(split, item, turns, kind, annotation_id)
+            votes = judgments.for_item(item_id)
+            if kind not in PAIRWISE_KINDS or not votes:
+                continue
+            if config.exclude_gold and is_gold:
+                self.stats.dropped["gold"] += 1
+                continue
+            label = aggregate(
+                [score for _, _, score, _ in votes],
+                ties=config.ties,
+                min_agreement=config.min_agreement,
+                min_strength=config.min_strength,
+                adjudication=adjudications.get(item_id),
+            )
+            if label is None:
+                self.stats.dropped["not_agreed"] += 1
+            else:
+                texts = [responses[0]["text"], responses[1]["text"]]
+                ids = [annotation_id for annotation_id, _, _, _ in votes]
+                chosen, rejected = texts[label.winner], texts[1 - label.winner]
+                self._dpo(split, item, prompt_turns, chosen, rejected, kind, ids, label)
+            for annotation_id, _, _, better in votes:
+                if better:
+                    self._sft(split, item, prompt_turns + _assistant(better), "better_response", annotation_id)
+                    for original in responses[:2]:
+                        self._dpo(
+                            split,
+                            item,
+                            prompt_turns,
+                            better,
+                            original["text"],
+                            "better_response",
+                            [annotation_id],
+                            None,
+                        )
+        self.progress("writing parquet", 0.9)
+        return [path for writer in self.writers.values() for path in writer.close()]
+
+
+def build_snapshot(
+    project,
+    config: SnapshotConfig,
+    folder: Path,
+    *,
+    pinned_eval: set[int] | None = None,
+    code_version: str = "",
+    progress: Callable[[str, float], None] = lambda stage, fraction: None,
+) -> BuildResult:
+    """Write the snapshot's files into `folder` and return their counts and content hash."""
+    folder.mkdir(parents=True, exist_ok=True)
+    builder = _Builder(project, config, folder, pinned_eval, progress)
+    data_files = builder.run()
+    digest = content_hash(data_files)
+    counts = summary(builder.stats, config)
+    eval_path = folder / "eval_items.json"
+    eval_path.write_text(_json_list(sorted(builder.eval)), encoding="utf-8")
+    progress("writing the card", 0.95)
+    card_files = write_card(
+        folder, project=project, config=config, counts=counts, digest=digest, code_version=code_version
+    )
+    files = sorted(path.name for path in [*data_files, eval_path, *card_files])
+    return BuildResult(counts=counts, content_hash=digest, files=files)
+
+
+def _json_list(values: list[int]) -> str:
+    return "[" + ",".join(map(str, values)) + "]\n"
+
+
+def _length_stats(lengths: list[int]) -> dict:
+    if not lengths:
+        return {}
+    ordered = sorted(lengths)
+    return {
+        "mean": round(statistics.fmean(ordered), 1),
+        "median": ordered[(len(ordered) - 1) // 2],
+        "p95": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
+    }
+
+
+def summary(stats: Stats, config: SnapshotConfig) -> dict:
+    """Counts and statistics for the card, in a fixed key order."""
+    mix_total = sum(stats.mix_groups.values())
+    return {
+        "rows": {f"{kind}.{split}": stats.rows[kind, split] for kind in ("sft", "dpo") for split in SPLITS},
+        "task_types": {
+            kind: {t: n for (k, t), n in sorted(stats.task_types.items()) if k == kind} for kind in ("sft", "dpo")
+        },
+        "harm_categories": dict(sorted(stats.harm_categories.items())),
+        "sources": {
+            kind: {s: n for (k, s), n in sorted(stats.sources.items()) if k == kind} for kind in ("sft", "dpo")
+        },
+        "mix": {
+            "by": config.mix_by,
+            "target": dict(sorted(config.mix_weights.items())),
+            "caps": dict(sorted(config.mix_caps.items())),
+            "realised": {g: round(n / mix_total, 4) for g, n in sorted(stats.mix_groups.items())} if mix_total else {},
+            "train_rows": dict(sorted(stats.mix_groups.items())),
+        },
+        "dropped": dict(sorted(stats.dropped.items())),
+        "agreement": {
+            "mean": round(statistics.fmean(stats.agreement), 4) if stats.agreement else None,
+            "unanimous_share": round(sum(a == 1 for a in stats.agreement) / len(stats.agreement), 4)
+            if stats.agreement
+            else None,
+            "adjudicated": stats.adjudicated,
+        },
+        "lengths": {
+            "sft_response": _length_stats(stats.sft_lengths),
+            "dpo_chosen": _length_stats(stats.chosen_lengths),
+            "dpo_rejected": _length_stats(stats.rejected_lengths),
+        },
+    }

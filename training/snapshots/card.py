@@ -1,0 +1,102 @@
+"""The dataset card: what is in a snapshot, for people (card.md) and for programs (card.json)."""
+
+import json
+from pathlib import Path
+
+from training.snapshots.config import SnapshotConfig
+
+FORMATS = {
+    "sft": "conversational `messages` (SFTTrainer reads them as they are)",
+    "dpo": "conversational `prompt` / `chosen` / `rejected` (DPOTrainer reads them as they are)",
+}
+
+
+def write_card(folder: Path, *, project, config: SnapshotConfig, counts: dict, digest: str, code_version: str):
+    card = {
+        "project": project.slug,
+        "content_hash": digest,
+        "code_version": code_version,
+        "config": config.as_dict(),
+        "target_task_type_mix": dict(sorted(project.task_type_mix.items())),
+        **counts,
+    }
+    json_path, md_path = folder / "card.json", folder / "card.md"
+    json_path.write_text(json.dumps(card, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    md_path.write_text(_markdown(card), encoding="utf-8")
+    return [json_path, md_path]
+
+
+def _table(title: str, rows: dict, headers=("", "rows")) -> list[str]:
+    if not rows:
+        return []
+    lines = [f"### {title}", "", f"| {headers[0]} | {headers[1]} |", "|---|---|"]
+    lines += [f"| {key} | {value} |" for key, value in rows.items()]
+    return [*lines, ""]
+
+
+def _markdown(card: dict) -> str:
+    config = card["config"]
+    rows = card["rows"]
+    lines = [
+        f"# Dataset card: {card['project']}",
+        "",
+        f"Content hash `{card['content_hash']}` · code version `{card['code_version'] or 'unknown'}`",
+        "",
+        "## Files",
+        "",
+        "| file | rows | format |",
+        "|---|---|---|",
+    ]
+    for name, count in rows.items():
+        kind = name.split(".")[0]
+        lines.append(f"| `{name}.jsonl` (and `.parquet`) | {count} | {FORMATS[kind]} |")
+    lines += [
+        "",
+        "## What went in",
+        "",
+        "- SFT: demonstrations and refusal cases accepted by a reviewer (or not rejected, when the project needs no "
+        "review), with reviewer edits applied; and responses annotators wrote as better than both candidates.",
+        f"- DPO: pairwise items where a strict majority holds at least {config['min_agreement']:.0%} of the votes "
+        f"(tie votes {'left out of' if config['ties'] == 'ignore' else 'counted in'} the vote) "
+        f"with a median strength of at least “{config['min_strength']}”; an adjudicated label overrides the votes"
+        f"{'; gold items excluded' if config['exclude_gold'] else ''}"
+        f"{'; model-review judgments included' if config['include_model_review'] else ''}. "
+        "A better response written by an annotator is chosen over each original.",
+        f"- Split: {config['eval_fraction']:.0%} of near-duplicate clusters per task type to eval "
+        f"(seed {config['seed']})"
+        + (f", eval pinned to snapshot {config['pin_eval_from']}" if config["pin_eval_from"] else "")
+        + "; a cluster never crosses splits.",
+        "",
+        "## Counts",
+        "",
+    ]
+    lines += _table("SFT rows per task type", card["task_types"]["sft"], ("task type", "rows"))
+    lines += _table("DPO rows per task type", card["task_types"]["dpo"], ("task type", "rows"))
+    lines += _table("SFT rows per safety label and harm category", card["harm_categories"], ("label", "rows"))
+    lines += _table("SFT rows per source", card["sources"]["sft"], ("source", "rows"))
+    lines += _table("DPO rows per source", card["sources"]["dpo"], ("source", "rows"))
+    lines += _table("Left out", card["dropped"], ("reason", "items or rows"))
+    mix = card["mix"]
+    if mix["realised"]:
+        lines += [
+            f"### Mix of SFT training rows by {mix['by']}",
+            "",
+            "| group | target | realised | rows |",
+            "|---|---|---|---|",
+        ]
+        for group, share in mix["realised"].items():
+            target = mix["target"].get(group, mix["target"].get("*", ""))
+            lines.append(f"| {group} | {target} | {share} | {mix['train_rows'][group]} |")
+        lines.append("")
+    agreement = card["agreement"]
+    lines += [
+        "## Agreement and length",
+        "",
+        f"- DPO pairs: mean agreement {agreement['mean']}, unanimous share {agreement['unanimous_share']}, "
+        f"{agreement['adjudicated']} adjudicated.",
+    ]
+    for name, stats in card["lengths"].items():
+        if stats:
+            lines.append(f"- {name} characters: mean {stats['mean']}, median {stats['median']}, p95 {stats['p95']}.")
+    lines += ["", "## Configuration", "", "```json", json.dumps(config, indent=2, sort_keys=True), "```", ""]
+    return "\n".join(lines)
