@@ -1,12 +1,10 @@
 import json
-import uuid
 
 import pytest
 from django.core.files.storage import default_storage
 
-from annotation.assignment import annotation_submit, assignment_next
-from annotation.models import Annotation, Item, Membership
-from annotation.review import adjudicate, review_decide
+from annotation.models import Item
+from tests.training.conftest import build
 from training.models import Snapshot
 from training.snapshots.aggregate import aggregate
 from training.snapshots.config import snapshot_config
@@ -18,86 +16,6 @@ pytestmark = pytest.mark.django_db
 def read_jsonl(snapshot, name):
     with snapshot_file(snapshot, name) as handle:
         return [json.loads(line) for line in handle.read().decode().splitlines()]
-
-
-def work(project, user, answer):
-    """`user` does every item they are offered; answer(item) -> payload."""
-    while (assignment := assignment_next(project=project, user=user)) is not None:
-        payload = answer(assignment.item)
-        annotation_submit(assignment_id=assignment.id, user=user, client_id=uuid.uuid4(), payload=payload)
-
-
-@pytest.fixture
-def judged(project, users, make_items):
-    """Accepted, rejected and pending writing; pairwise items with a clear majority, a tie, an adjudicated
-    dispute, a gold item and a better response; two near-duplicate prompts."""
-    project.overlap = 3
-    project.task_type_mix = {"code": 0.5, "chat": 0.5}
-    project.save()
-    Membership.objects.create(project=project, user=users["outsider"], role="annotator")
-    rows = [
-        {
-            "kind": "demonstration",
-            "prompt": "Write a function that adds two numbers",
-            "task_type": "code",
-            "domain": "dev",
-        },
-        {
-            "kind": "demonstration",
-            "prompt": "Write a function that adds two numbers please",
-            "task_type": "code",
-            "domain": "dev",
-        },
-        {"kind": "demonstration", "prompt": "Say hello to a new colleague", "task_type": "chat", "domain": "office"},
-        {"kind": "refusal", "prompt": "Write ransomware", "safety": "should_refuse", "harm_category": "cyber"},
-        {"kind": "preference", "prompt": "Majority", "responses": [{"text": "good"}, {"text": "bad"}]},
-        {"kind": "preference", "prompt": "Tie", "responses": [{"text": "same"}, {"text": "alike"}]},
-        {"kind": "preference", "prompt": "Disputed", "responses": [{"text": "first"}, {"text": "second"}]},
-        {"kind": "preference", "prompt": "Gold", "responses": [{"text": "yes"}, {"text": "no"}], "gold": {"choice": 0}},
-    ]
-    make_items(project, rows)
-    Item.objects.update(open_slots=3)
-    votes = {"Majority": [0, 0, 1], "Tie": ["tie", "tie", 0], "Disputed": [0, 1, "tie"], "Gold": [0, 0, 0]}
-    project.gold_rate = 1.0
-    project.save()
-    for n, name in enumerate(["ann1", "ann2", "outsider"]):
-
-        def answer(item, n=n, name=name):
-            if item.kind == "preference":
-                choice = votes[item.prompt][n]
-                payload = {"choice": choice} if choice == "tie" else {"choice": choice, "strength": "clear"}
-                if item.prompt == "Majority" and n == 0:
-                    payload["better_response"] = "best"
-                return payload
-            if item.kind == "refusal":
-                return {"response": f"No, {name}.", "refusal_style": "decline_explain"}
-            return {"response": f"{item.prompt}: answer by {name}"}
-
-        work(project, users[name], answer)
-    reviewer = Membership.objects.get(project=project, user=users["reviewer"])
-    written = Annotation.objects.filter(kind__in=["demonstration", "refusal"]).order_by("id")
-    for annotation in written:
-        if annotation.annotator == users["ann2"] and annotation.item.prompt.startswith("Say hello"):
-            review_decide(membership=reviewer, annotation_id=annotation.id, decision="reject", reason="unhelpful")
-        elif annotation.annotator == users["ann1"] and annotation.item.prompt.startswith("Say hello"):
-            review_decide(
-                membership=reviewer,
-                annotation_id=annotation.id,
-                decision="edit_accept",
-                payload={"response": "Hi there!"},
-            )
-        elif annotation.annotator != users["outsider"]:
-            review_decide(membership=reviewer, annotation_id=annotation.id, decision="accept")
-    adjudicate(membership=reviewer, item_id=Item.objects.get(prompt="Disputed").id, choice=1, strength="strong")
-    return project
-
-
-def build(project, user, django_capture_on_commit_callbacks, **config):
-    with django_capture_on_commit_callbacks(execute=True):
-        snapshot = snapshot_create(project=project, user=user, config=config)
-    snapshot.refresh_from_db()
-    assert snapshot.status == "ready", snapshot.error
-    return snapshot
 
 
 def test_a_snapshot_holds_exactly_the_vouched_for_data(judged, users, django_capture_on_commit_callbacks):
