@@ -5,4 +5,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("annotation.api.urls")),
     path("", include("annotation.web.urls")),
+    path("", include("training.urls")),
 ]

@@ -2,6 +2,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from annotation.api import views
+from training import api as training_api
 
 urlpatterns = [
     path("auth/token/", views.TokenCreate.as_view(), name="api-token"),
@@ -15,6 +16,9 @@ urlpatterns = [
     path("projects/<slug:slug>/assignments/next/", views.AssignmentNext.as_view(), name="api-assignment-next"),
     path("projects/<slug:slug>/annotations/", views.AnnotationList.as_view(), name="api-annotations"),
     path("projects/<slug:slug>/metrics/", views.ProjectMetrics.as_view(), name="api-metrics"),
+    path("projects/<slug:slug>/snapshots/", training_api.SnapshotList.as_view(), name="api-snapshots"),
+    path("snapshots/<int:pk>/", training_api.SnapshotDetail.as_view(), name="api-snapshot"),
+    path("snapshots/<int:pk>/files/<str:name>", training_api.SnapshotFile.as_view(), name="api-snapshot-file"),
     path("assignments/<int:pk>/submit/", views.AssignmentSubmit.as_view(), name="api-assignment-submit"),
     path("assignments/<int:pk>/skip/", views.AssignmentSkip.as_view(), name="api-assignment-skip"),
     path("assignments/<int:pk>/draft/", views.AssignmentDraft.as_view(), name="api-assignment-draft"),

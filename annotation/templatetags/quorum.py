@@ -37,3 +37,9 @@ def percent(value) -> str:
 @register.filter
 def number(value, digits: int = 3) -> str:
     return "—" if value is None else f"{float(value):.{digits}f}"
+
+
+@register.filter
+def key(mapping: dict, name: str):
+    """mapping[name], for keys a template cannot spell (they contain dots)."""
+    return mapping.get(name, "")

@@ -44,13 +44,16 @@ def _pinned_eval(snapshot: Snapshot) -> set[int] | None:
         return set(json.load(handle))
 
 
-def snapshot_build(snapshot_id: int) -> Snapshot:
-    """Build the snapshot's files and store them; a failure is recorded on the snapshot with its reason."""
+def snapshot_build(snapshot_id: int, on_progress=None) -> Snapshot:
+    """Build the snapshot's files and store them; a failure is recorded on the snapshot with its reason.
+    `on_progress(stage, fraction)` also hears every progress report (the command's progress bar)."""
     snapshot = Snapshot.objects.select_related("project").get(id=snapshot_id)
     Snapshot.objects.filter(id=snapshot.id).update(status=Snapshot.Status.BUILDING, stage="starting")
     last = [0.0]
 
     def progress(stage: str, fraction: float) -> None:
+        if on_progress:
+            on_progress(stage, fraction)
         if time.monotonic() - last[0] >= PROGRESS_EVERY_S:
             last[0] = time.monotonic()
             Snapshot.objects.filter(id=snapshot.id).update(stage=stage, progress=round(fraction, 3))

@@ -12,8 +12,9 @@ from training.snapshots.config import snapshot_config
 from training.tasks import snapshot_build_task
 
 
-def snapshot_create(*, project: Project, user, config: dict) -> Snapshot:
-    """Validate the request, record the snapshot with the next version number, and queue its build."""
+def snapshot_create(*, project: Project, user, config: dict, queue: bool = True) -> Snapshot:
+    """Validate the request, record the snapshot with the next version number, and queue its build
+    (`queue=False` leaves building to the caller, as the management command does)."""
     valid = snapshot_config(config)
     if (
         valid.pin_eval_from is not None
@@ -30,7 +31,8 @@ def snapshot_create(*, project: Project, user, config: dict) -> Snapshot:
                 )
         except IntegrityError:
             continue  # another snapshot took this version number at the same moment
-    transaction.on_commit(lambda: snapshot_build_task.enqueue(snapshot.id))
+    if queue:
+        transaction.on_commit(lambda: snapshot_build_task.enqueue(snapshot.id))
     return snapshot
 
 

@@ -1,0 +1,104 @@
+"""Snapshot pages: list and create, detail with the card and live progress, file downloads."""
+
+import json
+import mimetypes
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from annotation.errors import InvalidInput
+from annotation.markdown import render_markdown
+from annotation.selectors import STAFF_ROLES, membership_for
+from annotation.taxonomy import STRENGTHS, Role
+from training.models import Snapshot
+from training.snapshots.config import SnapshotConfig
+from training.snapshots.service import snapshot_create, snapshot_file
+
+SAFE_TYPES = {".jsonl": "application/x-ndjson", ".json": "application/json", ".md": "text/markdown"}
+
+
+def _form_config(data) -> dict:
+    """Snapshot options from the form; JSON fields (weights, caps) are parsed, empty fields keep the defaults."""
+    defaults = SnapshotConfig().as_dict()
+    config: dict = {}
+    for name, default in defaults.items():
+        if isinstance(default, bool):
+            config[name] = data.get(name) == "on"
+            continue
+        raw = data.get(name, "").strip()
+        if raw == "":
+            continue
+        try:
+            if isinstance(default, dict):
+                config[name] = json.loads(raw)
+            elif isinstance(default, float):
+                config[name] = float(raw)
+            elif isinstance(default, int) or default is None:
+                config[name] = int(raw)
+            else:
+                config[name] = raw
+        except ValueError as exc:
+            raise InvalidInput(f"{name}: {exc}", field=name) from exc
+    return config
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def snapshots(request, slug):
+    membership = membership_for(request.user, slug, *STAFF_ROLES)
+    project = membership.project
+    error, values = None, SnapshotConfig().as_dict()
+    if request.method == "POST":
+        if membership.role != Role.ADMIN:
+            raise PermissionDenied("Only project admins build snapshots.")
+        values = request.POST
+        try:
+            snapshot = snapshot_create(project=project, user=request.user, config=_form_config(request.POST))
+            return redirect("snapshot", slug=slug, version=snapshot.version)
+        except InvalidInput as exc:
+            error = exc.message
+    context = {
+        "project": project,
+        "snapshots": project.snapshots.order_by("-version"),
+        "values": values,
+        "strengths": STRENGTHS,
+        "error": error,
+        "ready": project.snapshots.filter(status=Snapshot.Status.READY).order_by("-version"),
+    }
+    return render(request, "training/snapshots.html", context, status=422 if error else 200)
+
+
+@login_required
+def snapshot(request, slug, version):
+    project = membership_for(request.user, slug, *STAFF_ROLES).project
+    found = get_object_or_404(Snapshot, project=project, version=version)
+    card_html = ""
+    if found.status == Snapshot.Status.READY:
+        with snapshot_file(found, "card.md") as handle:
+            card_html = render_markdown(handle.read().decode())
+    context = {"project": project, "snapshot": found, "card_html": card_html}
+    template = "training/snapshot.html#status" if request.htmx else "training/snapshot.html"
+    return render(request, template, context)
+
+
+@login_required
+def snapshot_download(request, slug, version, name):
+    project = membership_for(request.user, slug, *STAFF_ROLES).project
+    found = get_object_or_404(Snapshot, project=project, version=version)
+    return download(found, name)
+
+
+def download(found: Snapshot, name: str) -> FileResponse:
+    """A snapshot file as an attachment with a fixed, safe content type."""
+    handle = snapshot_file(found, name)
+    suffix = "." + name.rsplit(".", 1)[-1]
+    content_type = SAFE_TYPES.get(suffix, mimetypes.types_map.get(suffix, "application/octet-stream"))
+    if suffix == ".parquet":
+        content_type = "application/vnd.apache.parquet"
+    response = FileResponse(handle, as_attachment=True, filename=f"{found.project.slug}-v{found.version}-{name}")
+    response["Content-Type"] = content_type
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
