@@ -71,3 +71,21 @@ def test_sft_and_dpo_trainers_take_the_files_as_they_are(snapshot_folder, tmp_pa
         )
         loss = dpo.train().training_loss
         assert loss == pytest.approx(math.log(2), abs=0.05)  # DPO starts at ln 2 when policy = reference
+
+
+def test_the_chat_template_check_counts_rows_over_max_length(
+    judged, users, django_capture_on_commit_callbacks, tmp_path
+):
+    model_dir = build_tiny_model(tmp_path / "tiny", ["hello world"] * 10)
+    snapshot = build(
+        judged,
+        users["admin"],
+        django_capture_on_commit_callbacks,
+        eval_fraction=0.0,
+        template_tokenizer=str(model_dir),
+        template_max_length=12,
+    )
+    report = snapshot.counts["template_check"]["files"]
+    assert report["sft.train.jsonl"]["rows"] == snapshot.counts["rows"]["sft.train"]
+    assert report["sft.train.jsonl"]["over_max_length"] > 0 and report["dpo.train.jsonl"]["longest_tokens"] > 12
+    assert "Chat template check" in snapshot_file(snapshot, "card.md").read().decode()

@@ -4,7 +4,10 @@ Everything here is a function of the inputs (the annotation data and the config)
 byte-identical files and the same content hash. Nothing holds the project's text in memory at once.
 """
 
+import json
 import statistics
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -221,6 +224,9 @@ def build_snapshot(
     data_files = builder.run()
     digest = content_hash(data_files)
     counts = summary(builder.stats, config)
+    if config.template_tokenizer:
+        progress("checking the chat template", 0.92)
+        counts["template_check"] = template_check(folder, config)
     eval_path = folder / "eval_items.json"
     eval_path.write_text(_json_list(sorted(builder.eval)), encoding="utf-8")
     progress("writing the card", 0.95)
@@ -229,6 +235,29 @@ def build_snapshot(
     )
     files = sorted(path.name for path in [*data_files, eval_path, *card_files])
     return BuildResult(counts=counts, content_hash=digest, files=files)
+
+
+def template_check(folder: Path, config: SnapshotConfig) -> dict:
+    """Render every row with the tokenizer's chat template, in a separate process (it imports transformers)."""
+    found = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "training.pipeline.template_check",
+            str(folder),
+            "--tokenizer",
+            config.template_tokenizer,
+            "--max-length",
+            str(config.template_max_length),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    if found.returncode != 0:
+        raise RuntimeError(f"The chat-template check failed: {found.stderr.strip().splitlines()[-1:]}")
+    return json.loads(found.stdout)
 
 
 def _json_list(values: list[int]) -> str:

@@ -98,5 +98,11 @@ def _markdown(card: dict) -> str:
     for name, stats in card["lengths"].items():
         if stats:
             lines.append(f"- {name} characters: mean {stats['mean']}, median {stats['median']}, p95 {stats['p95']}.")
+    check = card.get("template_check")
+    if check:
+        lines += ["", f"## Chat template check ({check['tokenizer']}, max_length {check['max_length']})", ""]
+        lines += ["| file | rows | over max_length | longest (tokens) |", "|---|---|---|---|"]
+        for name, found in check["files"].items():
+            lines.append(f"| {name} | {found['rows']} | {found['over_max_length']} | {found['longest_tokens']} |")
     lines += ["", "## Configuration", "", "```json", json.dumps(config, indent=2, sort_keys=True), "```", ""]
     return "\n".join(lines)

@@ -25,6 +25,8 @@ class SnapshotConfig:
     mix_by: str = "domain"
     mix_weights: dict[str, float] = field(default_factory=dict)  # {"legal": 0.8, "*": 0.2}: shares of SFT train
     mix_caps: dict[str, int] = field(default_factory=dict)  # {"code": 500}: at most this many SFT train rows
+    template_tokenizer: str = ""  # a local path or hub id: render every row with its chat template
+    template_max_length: int = 2048
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -70,6 +72,10 @@ def snapshot_config(data: dict) -> SnapshotConfig:
     caps = config.mix_caps
     if not isinstance(caps, dict) or any(not isinstance(c, int) or c < 0 for c in caps.values()):
         _fail("mix_caps", "must map a group to a row count")
+    if not isinstance(config.template_tokenizer, str) or len(config.template_tokenizer) > 500:
+        _fail("template_tokenizer", "must be a local path or a hub id")
+    if not isinstance(config.template_max_length, int) or config.template_max_length < 1:
+        _fail("template_max_length", "must be a positive number of tokens")
     if not config.include_sft and not config.include_dpo:
         _fail("include_sft", "a snapshot needs SFT rows, DPO rows or both")
     return config
