@@ -10,12 +10,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 from annotation.authoring import demonstration_author, refusal_pair_author
 from annotation.documents import passage_next
 from annotation.drafts import author_draft_discard, author_draft_save
-from annotation.errors import Conflict, InvalidInput
+from annotation.errors import InvalidInput
 from annotation.guidance import guidance
 from annotation.models import AuthorDraft, Passage
 from annotation.selectors import membership_for
 from annotation.taxonomy import HARM_CATEGORIES, REFUSAL_STYLES, Kind
-from annotation.web.workspace import field_errors
+from annotation.web.workspace import draft_saved, field_errors
 
 MODES = {"instruction": "Instruction", "grounded": "From a passage", "refusal": "Refusal pair"}
 FIELDS = {
@@ -129,17 +129,15 @@ def author_draft(request, slug, mode):
         return JsonResponse({"detail": "Unknown authoring mode."}, status=404)
     payload = {name: request.POST.get(name, "") for name in [*FIELDS[mode], "client_id", "time_spent_ms"]}
     version = request.POST.get("draft_version") or None
-    try:
-        saved = author_draft_save(
+    return draft_saved(
+        lambda: author_draft_save(
             project=membership.project,
             user=request.user,
             mode=mode,
             payload=payload,
             version=int(version) if version else None,
         )
-    except (Conflict, InvalidInput) as exc:
-        return JsonResponse({"detail": exc.message}, status=exc.status)
-    return JsonResponse({"version": saved.version, "saved_at": saved.updated_at.isoformat()})
+    )
 
 
 @login_required

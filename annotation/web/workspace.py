@@ -139,13 +139,20 @@ def draft(request, slug, pk):
     membership = membership_for(request.user, slug)
     _assignment_in(membership, pk)
     version = request.POST.get("draft_version") or None
-    try:
-        saved = draft_save(
+    return draft_saved(
+        lambda: draft_save(
             assignment_id=pk,
             user=request.user,
             payload=draft_values(request.POST),
             version=int(version) if version else None,
         )
+    )
+
+
+def draft_saved(save) -> JsonResponse:
+    """Run a draft save and answer the autosave script: the new version, or why the save was refused."""
+    try:
+        saved = save()
     except (Conflict, InvalidInput) as exc:
         return JsonResponse({"detail": exc.message}, status=exc.status)
     return JsonResponse({"version": saved.version, "saved_at": saved.updated_at.isoformat()})
