@@ -1,0 +1,153 @@
+"""The pipeline learns, not only runs: on CPU, with a tiny model built offline."""
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from training.pipeline.config import ConfigError, load_config
+from training.pipeline.tiny_model import build_tiny_model
+
+WORDS = [
+    *("apple", "river", "stone", "cloud", "music", "garden", "lamp", "paper"),
+    *("horse", "window", "candle", "forest", "silver", "ocean", "tiger"),
+]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+
+def sft_row(word):
+    return {
+        "messages": [{"role": "user", "content": f"Say {word}"}, {"role": "assistant", "content": f"{word} {word}"}]
+    }
+
+
+def dpo_row(word):
+    prompt = [{"role": "user", "content": f"Name {word}"}]
+    return {
+        "prompt": prompt,
+        "chosen": [{"role": "assistant", "content": f"[{word}]"}],
+        "rejected": [{"role": "assistant", "content": f"{word}."}],
+    }
+
+
+@pytest.fixture(scope="module")
+def snapshot_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("snapshot")
+    rng = random.Random(0)
+    pairs = [(a, b) for a in WORDS for b in WORDS if a != b]
+    rng.shuffle(pairs)
+    write_jsonl(folder / "sft.train.jsonl", [sft_row(pair) for pair in pairs[:180]])
+    write_jsonl(folder / "sft.eval.jsonl", [sft_row(pair) for pair in pairs[180:220]])  # unseen pairs of seen words
+    train_words, eval_words = WORDS[:11], WORDS[11:]
+    write_jsonl(folder / "dpo.train.jsonl", [dpo_row(rng.choice(train_words)) for _ in range(160)])
+    write_jsonl(folder / "dpo.eval.jsonl", [dpo_row(w) for w in eval_words * 4])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, snapshot_dir):
+    texts = [line for name in snapshot_dir.glob("*.jsonl") for line in name.read_text().splitlines()]
+    return build_tiny_model(tmp_path_factory.mktemp("tiny"), texts, vocab_size=400)
+
+
+def run_config(tmp_path, tiny, **changes):
+    data = {
+        "base_model": str(tiny),
+        "stages": ["sft"],
+        "use_cpu": True,
+        "max_length": 64,
+        "lora": {"r": 16, "alpha": 128, "dropout": 0.0},
+        "sft": {"max_steps": 80, "learning_rate": 1e-2, "batch_size": 16, "eval_steps": 20},
+        "dpo": {"max_steps": 60, "learning_rate": 5e-3, "batch_size": 16, "eval_steps": 20, "beta": 0.1},
+        **changes,
+    }
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_config(path)
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+def test_sft_lowers_held_out_loss_and_writes_its_artifacts(tmp_path, tiny, snapshot_dir):
+    from training.pipeline.run import run
+
+    metrics = run(run_config(tmp_path, tiny, merge=True), snapshot_dir, tmp_path / "out")
+    sft = metrics["stages"]["sft"]
+    assert sft["eval_loss"] < 0.6 * sft["eval_loss_before"]
+    assert sft["tokens_per_s"] > 0 and sft["peak_memory_mb"] > 0
+    out = tmp_path / "out"
+    assert (out / "sft" / "adapter" / "adapter_config.json").exists()
+    assert (out / "sft" / "merged" / "config.json").exists()
+    assert "{% generation %}" in (out / "sft" / "adapter" / "chat_template.jinja").read_text()
+    resolved = yaml.safe_load((out / "resolved_config.yaml").read_text())
+    assert resolved["resolved"]["precision"] == "fp32" and resolved["resolved"]["gradient_checkpointing"] is False
+    logged = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert any("eval_loss" in row for row in logged) and all(row["stage"] == "sft" for row in logged)
+    again = run(run_config(tmp_path, tiny, merge=True), snapshot_dir, out)  # a finished stage is not redone
+    assert again["stages"]["sft"] == sft
+
+
+def first_token_rule_rate(model_dir, words) -> float:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    hits = 0
+    for word in words:
+        ids = tokenizer.apply_chat_template(
+            [{"role": "user", "content": f"Name {word}"}],
+            add_generation_prompt=True,
+            return_tensors="pt",
+            return_dict=True,
+        )
+        output = model.generate(**ids, max_new_tokens=3, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+        hits += tokenizer.decode(output[0, ids["input_ids"].shape[1] :], skip_special_tokens=True).startswith("[")
+    return hits / len(words)
+
+
+def test_dpo_learns_a_hidden_preference_rule(tmp_path, tiny, snapshot_dir):
+    from training.pipeline.run import run
+
+    held_out = WORDS[11:]
+    before = first_token_rule_rate(tiny, held_out)
+    metrics = run(run_config(tmp_path, tiny, stages=["dpo"], merge=True), snapshot_dir, tmp_path / "out")
+    dpo = metrics["stages"]["dpo"]
+    assert dpo["eval_reward_accuracy"] >= 0.8
+    assert dpo["eval_reward_margin"] > 0
+    after = first_token_rule_rate(metrics["final_model"], held_out)
+    assert after > before and after >= 0.75
+
+
+def test_bad_configs_name_the_key(tmp_path, tiny):
+    with pytest.raises(ConfigError, match="unknown key"):
+        run_config(tmp_path, tiny, sft={"learnig_rate": 1})
+    with pytest.raises(ConfigError, match="stages"):
+        run_config(tmp_path, tiny, stages=["rlhf"])
+    (tmp_path / "empty.yaml").write_text("stages: [sft]\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "training.pipeline",
+            "--config",
+            str(tmp_path / "empty.yaml"),
+            "--snapshot",
+            ".",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 2 and "base_model" in result.stderr

@@ -1,0 +1,84 @@
+"""The run config (YAML): the same file on a laptop and on a GPU cluster. No Django, no heavy imports."""
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import yaml
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class LoraSettings:
+    enabled: bool = True
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: str | list[str] = "all-linear"
+
+
+@dataclass
+class StageSettings:
+    epochs: float = 1.0
+    max_steps: int = -1
+    learning_rate: float | None = None  # None: 2e-4 for LoRA SFT, 5e-5 for LoRA DPO, 1/10 of those in full fine-tuning
+    batch_size: int = 8
+    grad_accum: int = 1
+    warmup_ratio: float = 0.03
+    eval_steps: int = 50
+    save_steps: int = 200
+    beta: float = 0.1  # DPO only
+    base_model: str | None = None  # start this stage from another model than the previous stage's result
+
+
+@dataclass
+class RunConfig:
+    base_model: str = ""
+    stages: list[str] = field(default_factory=lambda: ["sft", "dpo"])
+    sft: StageSettings = field(default_factory=StageSettings)
+    dpo: StageSettings = field(default_factory=lambda: StageSettings(batch_size=4))
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    max_length: int = 1024
+    precision: str = "auto"  # auto | bf16 | fp16 | fp32
+    gradient_checkpointing: bool | None = None  # None: on when a GPU is used
+    packing: bool | None = None  # None: on when FlashAttention is installed (padding-free needs it)
+    liger: bool | None = None  # None: on when liger-kernel is installed
+    early_stopping_patience: int = 3
+    merge: bool = False
+    seed: int = 0
+    use_cpu: bool = False
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+STAGES = ("sft", "dpo")
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+
+
+def _build(cls, data: dict, where: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: must be a mapping")
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(names))}")
+    return cls(**data)
+
+
+def load_config(path: Path, **overrides) -> RunConfig:
+    """Read and check a run config; `overrides` (e.g. base_model) win over the file."""
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    data |= {k: v for k, v in overrides.items() if v is not None}
+    for name, cls in (("sft", StageSettings), ("dpo", StageSettings), ("lora", LoraSettings)):
+        data[name] = _build(cls, data.get(name, {}) or {}, name)
+    config = _build(RunConfig, data, "config")
+    if not config.base_model:
+        raise ConfigError("base_model: give a local path or a hub id")
+    if not config.stages or any(stage not in STAGES for stage in config.stages):
+        raise ConfigError(f"stages: a list drawn from {', '.join(STAGES)}")
+    if config.precision not in PRECISIONS:
+        raise ConfigError(f"precision: one of {', '.join(PRECISIONS)}")
+    return config
