@@ -43,3 +43,64 @@ class Snapshot(models.Model):
     def folder(self) -> str:
         """Where the files live, relative to MEDIA_ROOT (or the storage bucket)."""
         return f"snapshots/{self.project.slug}/v{self.version}"
+
+
+class TrainingRun(models.Model):
+    """One pipeline run on a snapshot: its config, its log, its metrics, and the model it produced."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="runs")
+    parent_model = models.ForeignKey(
+        "ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="child_runs"
+    )
+    config_yaml = models.TextField(help_text="The run config as given.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    output_dir = models.CharField(max_length=500, blank=True)
+    log_path = models.CharField(max_length=500, blank=True)
+    log_tail = models.TextField(blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["queued", "running", "succeeded", "failed"]), name="run_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} on {self.snapshot}"
+
+
+class ModelVersion(models.Model):
+    """A trained model registered for comparison: a candidate until it is promoted to champion."""
+
+    class Status(models.TextChoices):
+        CANDIDATE = "candidate"
+        CHAMPION = "champion"
+        RETIRED = "retired"
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="model_versions")
+    name = models.CharField(max_length=100)
+    run = models.OneToOneField(TrainingRun, on_delete=models.PROTECT, related_name="model_version")
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="model_versions")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE)
+    model_path = models.CharField(max_length=500, help_text="The final model folder (adapter or merged weights).")
+    metrics = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="model_version_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name

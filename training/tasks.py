@@ -2,6 +2,7 @@
 
 from django_tasks import task
 
+from training.run_executor import training_run_execute
 from training.snapshots.runner import snapshot_build
 
 
@@ -9,3 +10,9 @@ from training.snapshots.runner import snapshot_build
 def snapshot_build_task(snapshot_id: int) -> str:
     """Build one queued snapshot."""
     return snapshot_build(snapshot_id).status
+
+
+@task()
+def training_run_task(run_id: int) -> str:
+    """Run one queued training run (the pipeline runs in a child process)."""
+    return training_run_execute(run_id).status

@@ -69,8 +69,15 @@ def _build(cls, data: dict, where: str):
 
 
 def load_config(path: Path, **overrides) -> RunConfig:
-    """Read and check a run config; `overrides` (e.g. base_model) win over the file."""
-    data = yaml.safe_load(Path(path).read_text()) or {}
+    """Read and check a run config file; `overrides` (e.g. base_model) win over the file."""
+    return config_from_text(Path(path).read_text(), **overrides)
+
+
+def config_from_text(text: str, **overrides) -> RunConfig:
+    """Parse and check a run config given as YAML text."""
+    data = yaml.safe_load(text) or {}
+    if not isinstance(data, dict):
+        raise ConfigError("config: must be a mapping of settings")
     data |= {k: v for k, v in overrides.items() if v is not None}
     for name, cls in (("sft", StageSettings), ("dpo", StageSettings), ("lora", LoraSettings)):
         data[name] = _build(cls, data.get(name, {}) or {}, name)

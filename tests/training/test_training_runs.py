@@ -1,0 +1,68 @@
+"""`manage.py train` runs the real pipeline in a child process, records the run and registers the model."""
+
+import pytest
+import yaml
+from django.core.management import CommandError, call_command
+
+from tests.training.conftest import build
+from training.models import ModelVersion, TrainingRun
+from training.pipeline.tiny_model import build_tiny_model
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the command follows a task queued on commit
+
+
+@pytest.fixture
+def ready_snapshot(judged, users, django_capture_on_commit_callbacks):
+    return build(judged, users["admin"], django_capture_on_commit_callbacks, eval_fraction=0.0)
+
+
+def config_file(tmp_path, base_model, **changes):
+    data = {
+        "base_model": str(base_model),
+        "stages": ["sft", "dpo"],
+        "use_cpu": True,
+        "max_length": 64,
+        "sft": {"max_steps": 2, "batch_size": 2},
+        "dpo": {"max_steps": 2, "batch_size": 2},
+        **changes,
+    }
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_a_run_trains_sft_then_dpo_and_registers_a_candidate(ready_snapshot, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    tiny = build_tiny_model(tmp_path / "tiny", ["hello there, how are you"] * 20)
+    call_command("train", f"demo/{ready_snapshot.version}", "--config", str(config_file(tmp_path, tiny)))
+    run = TrainingRun.objects.get()
+    assert run.status == "succeeded" and run.exit_code == 0
+    assert set(run.metrics["stages"]) == {"sft", "dpo"}
+    version = ModelVersion.objects.get()
+    assert (version.name, version.status, version.snapshot, version.run) == (
+        "demo-m1",
+        "candidate",
+        ready_snapshot,
+        run,
+    )
+    assert version.model_path.endswith("dpo/adapter") or version.model_path.endswith("dpo/merged")
+    out = capsys.readouterr().out
+    assert "sft: starting from" in out and "model demo-m1 registered" in out
+
+
+def test_a_failed_run_keeps_its_log_and_registers_nothing(ready_snapshot, tmp_path):
+    with pytest.raises(CommandError, match="failed"):
+        call_command(
+            "train", str(ready_snapshot.id), "--config", str(config_file(tmp_path, tmp_path / "no-such-model"))
+        )
+    run = TrainingRun.objects.get()
+    assert run.status == "failed" and run.exit_code != 0 and "no-such-model" in run.log_tail
+    assert ModelVersion.objects.count() == 0
+
+
+def test_bad_run_configs_are_refused_before_queueing(ready_snapshot, tmp_path):
+    with pytest.raises(CommandError, match="unknown key"):
+        call_command("train", str(ready_snapshot.id), "--config", str(config_file(tmp_path, "x", sft={"stepz": 1})))
+    with pytest.raises(CommandError, match="No snapshot"):
+        call_command("train", "demo/99", "--config", str(config_file(tmp_path, "x")))
+    assert TrainingRun.objects.count() == 0
