@@ -151,3 +151,11 @@ def test_bad_configs_name_the_key(tmp_path, tiny):
         cwd=Path(__file__).resolve().parents[2],
     )
     assert result.returncode == 2 and "base_model" in result.stderr
+
+
+def test_the_shipped_example_and_accelerate_configs_parse():
+    root = Path(__file__).resolve().parents[2] / "training"
+    config = load_config(root / "run.example.yaml")
+    assert config.stages == ["sft", "dpo"] and config.lora.enabled and config.dpo.beta == 0.1
+    for name in ("ddp", "fsdp", "zero3"):
+        assert yaml.safe_load((root / "accelerate" / f"{name}.yaml").read_text())["distributed_type"]

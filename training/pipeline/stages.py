@@ -72,6 +72,7 @@ def _common_args(config: RunConfig, choices: dict, settings: StageSettings, stag
         "greater_is_better": False,
         "max_length": config.max_length,
         "seed": config.seed,
+        "use_liger_kernel": choices["liger"],
     }
 
 
