@@ -159,3 +159,21 @@ def test_the_shipped_example_and_accelerate_configs_parse():
     assert config.stages == ["sft", "dpo"] and config.lora.enabled and config.dpo.beta == 0.1
     for name in ("ddp", "fsdp", "zero3"):
         assert yaml.safe_load((root / "accelerate" / f"{name}.yaml").read_text())["distributed_type"]
+
+
+def test_domain_sft_mixes_general_rows_back_in_at_the_configured_share(tmp_path, tiny):
+    from datasets import Dataset
+
+    from training.pipeline.run import run
+    from training.pipeline.stages import domain_mix
+
+    rows = [{**sft_row(("lease", w)), "domain": "legal"} for w in WORDS[:10]] * 3
+    rows += [{**sft_row((w, "x")), "domain": "general"} for w in WORDS] * 7
+    mixed = domain_mix(Dataset.from_list(rows), "legal", 0.2, seed=0)
+    assert len(mixed) == 30 + 8 and mixed.column_names == ["messages"]
+    write_jsonl(tmp_path / "sft.train.jsonl", rows)
+    config = run_config(tmp_path, tiny, stages=["domain_sft"], domain_sft={"domain": "legal", "max_steps": 2})
+    metrics = run(config, tmp_path, tmp_path / "out")
+    assert metrics["stages"]["domain_sft"]["train_rows"] == 38
+    with pytest.raises(ConfigError, match="domain_sft.domain"):
+        run_config(tmp_path, tiny, stages=["domain_sft"])

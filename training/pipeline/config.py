@@ -31,6 +31,8 @@ class StageSettings:
     save_steps: int = 200
     beta: float = 0.1  # DPO only
     base_model: str | None = None  # start this stage from another model than the previous stage's result
+    domain: str = ""  # domain_sft only: rows of this domain
+    general_share: float = 0.2  # domain_sft only: share of general (other-domain) rows mixed back in
 
 
 @dataclass
@@ -38,6 +40,7 @@ class RunConfig:
     base_model: str = ""
     stages: list[str] = field(default_factory=lambda: ["sft", "dpo"])
     sft: StageSettings = field(default_factory=StageSettings)
+    domain_sft: StageSettings = field(default_factory=StageSettings)
     dpo: StageSettings = field(default_factory=lambda: StageSettings(batch_size=4))
     lora: LoraSettings = field(default_factory=LoraSettings)
     max_length: int = 1024
@@ -54,7 +57,7 @@ class RunConfig:
         return asdict(self)
 
 
-STAGES = ("sft", "dpo")
+STAGES = ("sft", "domain_sft", "dpo")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 
 
@@ -79,13 +82,22 @@ def config_from_text(text: str, **overrides) -> RunConfig:
     if not isinstance(data, dict):
         raise ConfigError("config: must be a mapping of settings")
     data |= {k: v for k, v in overrides.items() if v is not None}
-    for name, cls in (("sft", StageSettings), ("dpo", StageSettings), ("lora", LoraSettings)):
+    for name, cls in (
+        ("sft", StageSettings),
+        ("domain_sft", StageSettings),
+        ("dpo", StageSettings),
+        ("lora", LoraSettings),
+    ):
         data[name] = _build(cls, data.get(name, {}) or {}, name)
     config = _build(RunConfig, data, "config")
     if not config.base_model:
         raise ConfigError("base_model: give a local path or a hub id")
     if not config.stages or any(stage not in STAGES for stage in config.stages):
         raise ConfigError(f"stages: a list drawn from {', '.join(STAGES)}")
+    if "domain_sft" in config.stages and not config.domain_sft.domain:
+        raise ConfigError("domain_sft.domain: name the domain whose rows this stage trains on")
+    if not 0 <= config.domain_sft.general_share < 1:
+        raise ConfigError("domain_sft.general_share: a share from 0 to below 1")
     if config.precision not in PRECISIONS:
         raise ConfigError(f"precision: one of {', '.join(PRECISIONS)}")
     return config

@@ -9,9 +9,9 @@ import yaml
 
 from training.pipeline.config import RunConfig
 from training.pipeline.devices import resolve
-from training.pipeline.stages import run_dpo, run_sft
+from training.pipeline.stages import run_domain_sft, run_dpo, run_sft
 
-RUNNERS = {"sft": run_sft, "dpo": run_dpo}
+RUNNERS = {"sft": run_sft, "domain_sft": run_domain_sft, "dpo": run_dpo}
 log = logging.getLogger("quorum.pipeline")
 
 

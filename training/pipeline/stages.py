@@ -124,22 +124,49 @@ def _trainer_run(trainer, folder: Path) -> tuple[dict, float]:
     return result.metrics, time.perf_counter() - started
 
 
+def domain_mix(rows, domain: str, general_share: float, seed: int):
+    """The rows of `domain`, plus just enough rows of other domains to make `general_share` of the result."""
+    own = rows.filter(lambda row: row["domain"] == domain)
+    general = rows.filter(lambda row: row["domain"] != domain).shuffle(seed=seed)
+    if len(own) == 0:
+        raise ValueError(f"domain_sft: the snapshot has no rows of domain {domain!r}")
+    wanted = min(len(general), round(len(own) * general_share / (1 - general_share)))
+    from datasets import concatenate_datasets
+
+    return concatenate_datasets([own, general.select(range(wanted))]).select_columns(["messages"])
+
+
 def run_sft(config: RunConfig, choices: dict, snapshot: Path, start: str, folder: Path, *, merge: bool) -> StageResult:
     """Supervised fine-tuning on the snapshot's conversations, loss on assistant turns only."""
+    return _sft(config, config.sft, "sft", choices, snapshot, start, folder, merge=merge, domain=None)
+
+
+def run_domain_sft(config: RunConfig, choices: dict, snapshot: Path, start: str, folder: Path, *, merge: bool):
+    """SFT on one domain's rows with general instruction rows mixed back in, so the model does not forget."""
+    settings = config.domain_sft
+    return _sft(config, settings, "domain_sft", choices, snapshot, start, folder, merge=merge, domain=settings)
+
+
+def _sft(config, settings, stage, choices, snapshot, start, folder, *, merge, domain) -> StageResult:
     from transformers import AutoTokenizer, EarlyStoppingCallback
     from trl import SFTConfig, SFTTrainer
 
-    train = _load_split(snapshot, "sft", "train", ["messages"])
+    columns = ["messages", "domain"] if domain else ["messages"]
+    train = _load_split(snapshot, "sft", "train", columns)
     if train is None:
         raise ValueError(f"{snapshot}/sft.train.jsonl is missing or empty")
-    evaluation = _load_split(snapshot, "sft", "eval", ["messages"])
+    evaluation = _load_split(snapshot, "sft", "eval", columns)
+    if domain:
+        train = domain_mix(train, domain.domain, domain.general_share, config.seed)
+        evaluation = evaluation.filter(lambda row: row["domain"] == domain.domain) if evaluation is not None else None
+        evaluation = evaluation.select_columns(["messages"]) if evaluation is not None and len(evaluation) else None
     tokenizer = AutoTokenizer.from_pretrained(start)
     args = SFTConfig(
-        **_common_args(config, choices, config.sft, "sft", folder, evaluation is not None),
+        **_common_args(config, choices, settings, "sft", folder, evaluation is not None),
         assistant_only_loss=True,
         packing=choices["packing"],
     )
-    callbacks = [_log_callback(folder.parent / "train_log.jsonl", "sft")]
+    callbacks = [_log_callback(folder.parent / "train_log.jsonl", stage)]
     if evaluation is not None:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     trainer = SFTTrainer(
@@ -163,6 +190,7 @@ def run_sft(config: RunConfig, choices: dict, snapshot: Path, start: str, folder
         "tokens_per_s": tokens / wall if wall else None,
         "wall_s": wall,
         "steps": trainer.state.global_step,
+        "train_rows": len(train),
         "peak_memory_mb": _peak_memory_mb(),
     }
     return StageResult(metrics, _finish(trainer, folder, tokenizer, merge))
