@@ -177,3 +177,19 @@ def test_domain_sft_mixes_general_rows_back_in_at_the_configured_share(tmp_path,
     assert metrics["stages"]["domain_sft"]["train_rows"] == 38
     with pytest.raises(ConfigError, match="domain_sft.domain"):
         run_config(tmp_path, tiny, stages=["domain_sft"])
+
+
+def test_a_crashed_stage_resumes_from_its_last_checkpoint(tmp_path, tiny):
+    from training.pipeline.run import run
+
+    write_jsonl(tmp_path / "sft.train.jsonl", [sft_row((a, b)) for a in WORDS[:6] for b in WORDS[6:12]])
+    steps = {"save_steps": 2, "batch_size": 4, "logging_steps": 1}
+    config = run_config(tmp_path, tiny, sft={"max_steps": 4, **steps})
+    out = tmp_path / "out"
+    run(config, tmp_path, out)
+    (out / "sft" / "metrics.json").unlink()  # as if the process died after its last checkpoint
+    (out / "train_log.jsonl").unlink()
+    resumed = run(run_config(tmp_path, tiny, sft={"max_steps": 6, **steps}), tmp_path, out)
+    assert resumed["stages"]["sft"]["steps"] == 6
+    logged = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert sorted({row["step"] for row in logged}) == [5, 6]  # steps 1-4 come from the checkpoint, not retraining

@@ -29,6 +29,7 @@ class StageSettings:
     warmup_ratio: float = 0.03
     eval_steps: int = 50
     save_steps: int = 200
+    logging_steps: int = 10
     beta: float = 0.1  # DPO only
     base_model: str | None = None  # start this stage from another model than the previous stage's result
     domain: str = ""  # domain_sft only: rows of this domain

@@ -61,7 +61,7 @@ def _common_args(config: RunConfig, choices: dict, settings: StageSettings, stag
         "activation_checkpointing": choices["gradient_checkpointing"],
         "use_cpu": choices["device"] == "cpu",
         "report_to": "none",
-        "logging_steps": 10,
+        "logging_steps": settings.logging_steps,
         "save_strategy": "steps",
         "save_steps": settings.eval_steps if has_eval else settings.save_steps,
         "save_total_limit": 2,
