@@ -114,6 +114,24 @@ def _finish(trainer, folder: Path, tokenizer, merge: bool) -> Path:
     return merged
 
 
+def _trainer(trainer_class, args, config, choices, start, tokenizer, folder, stage, train, evaluation):
+    """A TRL trainer with the run's model, LoRA, JSONL log and (with an eval set) early stopping."""
+    from transformers import EarlyStoppingCallback
+
+    callbacks = [_log_callback(folder.parent / "train_log.jsonl", stage)]
+    if evaluation is not None:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
+    return trainer_class(
+        model=_model(start, choices),
+        args=args,
+        train_dataset=train,
+        eval_dataset=evaluation,
+        processing_class=tokenizer,
+        peft_config=_lora(config),
+        callbacks=callbacks,
+    )
+
+
 def _trainer_run(trainer, folder: Path) -> tuple[dict, float]:
     from transformers.trainer_utils import get_last_checkpoint
 
@@ -148,7 +166,7 @@ def run_domain_sft(config: RunConfig, choices: dict, snapshot: Path, start: str,
 
 
 def _sft(config, settings, stage, choices, snapshot, start, folder, *, merge, domain) -> StageResult:
-    from transformers import AutoTokenizer, EarlyStoppingCallback
+    from transformers import AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
     columns = ["messages", "domain"] if domain else ["messages"]
@@ -166,18 +184,7 @@ def _sft(config, settings, stage, choices, snapshot, start, folder, *, merge, do
         assistant_only_loss=True,
         packing=choices["packing"],
     )
-    callbacks = [_log_callback(folder.parent / "train_log.jsonl", stage)]
-    if evaluation is not None:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
-    trainer = SFTTrainer(
-        model=_model(start, choices),
-        args=args,
-        train_dataset=train,
-        eval_dataset=evaluation,
-        processing_class=tokenizer,
-        peft_config=_lora(config),
-        callbacks=callbacks,
-    )
+    trainer = _trainer(SFTTrainer, args, config, choices, start, tokenizer, folder, stage, train, evaluation)
     before = trainer.evaluate()["eval_loss"] if evaluation is not None else None
     train_metrics, wall = _trainer_run(trainer, folder)
     after = trainer.evaluate()["eval_loss"] if evaluation is not None else None
@@ -198,7 +205,7 @@ def _sft(config, settings, stage, choices, snapshot, start, folder, *, merge, do
 
 def run_dpo(config: RunConfig, choices: dict, snapshot: Path, start: str, folder: Path, *, merge: bool) -> StageResult:
     """Direct preference optimisation from `start`; with LoRA the reference is `start` with the adapter disabled."""
-    from transformers import AutoTokenizer, EarlyStoppingCallback
+    from transformers import AutoTokenizer
     from trl import DPOConfig, DPOTrainer
 
     columns = ["prompt", "chosen", "rejected"]
@@ -210,18 +217,7 @@ def run_dpo(config: RunConfig, choices: dict, snapshot: Path, start: str, folder
     args = DPOConfig(
         **_common_args(config, choices, config.dpo, "dpo", folder, evaluation is not None), beta=config.dpo.beta
     )
-    callbacks = [_log_callback(folder.parent / "train_log.jsonl", "dpo")]
-    if evaluation is not None:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
-    trainer = DPOTrainer(
-        model=_model(start, choices),
-        args=args,
-        train_dataset=train,
-        eval_dataset=evaluation,
-        processing_class=tokenizer,
-        peft_config=_lora(config),
-        callbacks=callbacks,
-    )
+    trainer = _trainer(DPOTrainer, args, config, choices, start, tokenizer, folder, "dpo", train, evaluation)
     before = trainer.evaluate() if evaluation is not None else {}
     train_metrics, wall = _trainer_run(trainer, folder)
     after = trainer.evaluate() if evaluation is not None else {}
