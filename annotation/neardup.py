@@ -83,12 +83,12 @@ def index_project(project: Project) -> int:
     index = project_index(project.id)
     # Ids the index may answer with that still exist: an item can be deleted after it was indexed.
     known = set(Item.objects.filter(project=project, minhash__isnull=False).values_list("id", flat=True))
+    roots = dict(Item.objects.filter(project=project, duplicate_of__isnull=False).values_list("id", "duplicate_of"))
     signed = 0
     while True:
         batch = list(Item.objects.filter(project=project, minhash__isnull=True).order_by("id")[:_BATCH])
         if not batch:
             return signed
-        roots = dict(Item.objects.filter(project=project, duplicate_of__isnull=False).values_list("id", "duplicate_of"))
         known.update(item.id for item in batch)
         for item in batch:
             minhash = signature(prompt_text(item))

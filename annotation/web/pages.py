@@ -12,7 +12,7 @@ from annotation.errors import Conflict, InvalidInput
 from annotation.models import Item
 from annotation.selectors import annotations_for, membership_for, my_progress
 from annotation.taxonomy import Role
-from annotation.web.forms import form_values, payload_from_form
+from annotation.web.forms import draft_values, form_values, payload_from_form
 from annotation.web.workspace import field_errors, task_context
 
 
@@ -47,11 +47,11 @@ def work_edit(request, slug, pk):
             annotation_edit(annotation_id=pk, user=request.user, project=membership.project, payload=payload)
             return redirect("my-work", slug=slug)
         except InvalidInput as exc:
-            values, errors = request.POST, field_errors(exc)
+            values, errors = draft_values(request.POST), field_errors(exc)
         except Conflict as exc:
             notice = exc.message
     assignment.item = item
-    context = task_context(membership, assignment, values=dict(values.items()), errors=errors, notice=notice)
+    context = task_context(membership, assignment, values=values, errors=errors, notice=notice)
     context |= {"annotation": annotation, "editing": True}
     return render(request, "annotation/work_edit.html", context)
 

@@ -17,6 +17,11 @@ def post(client, token, url, data, htmx=True):
     return client.post(url, data, HTTP_X_CSRFTOKEN=token, **(HTMX if htmx else {}))
 
 
+def submit_answer(client, token, assignment, response):
+    data = {"client_id": str(uuid.uuid4()), "response": response}
+    return post(client, token, f"/p/demo/annotate/{assignment.id}/submit/", data)
+
+
 def current(project, user):
     return assignment_next(project=project, user=user)
 
@@ -179,15 +184,13 @@ def test_my_work_lists_and_edits_until_reviewed(project, users, make_items, brow
     make_items(project, demo_rows(1))
     token = login(browser_client, users["ann1"])
     assignment = current(project, users["ann1"])
-    post(
-        browser_client,
-        token,
-        f"/p/demo/annotate/{assignment.id}/submit/",
-        {"client_id": str(uuid.uuid4()), "response": "v1"},
-    )
+    submit_answer(browser_client, token, assignment, "v1")
     annotation = Annotation.objects.get()
     listing = browser_client.get("/p/demo/work/").content.decode()
     assert "Prompt number 0" in listing and f"/p/demo/work/{annotation.id}/" in listing
+    invalid = {"response": "", "turn_user": "And then?", "turn_assistant": "More."}
+    kept = post(browser_client, token, f"/p/demo/work/{annotation.id}/", invalid, htmx=False).content.decode()
+    assert "is required" in kept and "And then?" in kept  # a refused edit keeps every field, follow-up turns too
     edited = post(browser_client, token, f"/p/demo/work/{annotation.id}/", {"response": "v2"}, htmx=False)
     assert edited.status_code == 302
     annotation.refresh_from_db()
@@ -203,12 +206,7 @@ def test_my_projects_shows_progress(project, users, make_items, browser_client):
     make_items(project, demo_rows(3))
     token = login(browser_client, users["ann1"])
     assignment = current(project, users["ann1"])
-    post(
-        browser_client,
-        token,
-        f"/p/demo/annotate/{assignment.id}/submit/",
-        {"client_id": str(uuid.uuid4()), "response": "x"},
-    )
+    submit_answer(browser_client, token, assignment, "x")
     from annotation.selectors import my_progress
 
     (row,) = my_progress(users["ann1"])

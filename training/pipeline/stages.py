@@ -224,7 +224,8 @@ def run_dpo(config: RunConfig, choices: dict, snapshot: Path, start: str, folder
     per_example = [
         len(r["prompt_ids"]) * 2 + len(r["chosen_ids"]) + len(r["rejected_ids"]) for r in trainer.train_dataset
     ]
-    seen = trainer.state.global_step * settings_batch(config) / max(1, len(per_example))
+    batch = config.dpo.batch_size * config.dpo.grad_accum
+    seen = trainer.state.global_step * batch / max(1, len(per_example))
     tokens = int(sum(per_example) * seen)
     metrics = {
         "train_loss": train_metrics.get("train_loss"),
@@ -239,7 +240,3 @@ def run_dpo(config: RunConfig, choices: dict, snapshot: Path, start: str, folder
         "peak_memory_mb": _peak_memory_mb(),
     }
     return StageResult(metrics, _finish(trainer, folder, tokenizer, merge))
-
-
-def settings_batch(config: RunConfig) -> int:
-    return config.dpo.batch_size * config.dpo.grad_accum
