@@ -11,3 +11,7 @@ from config.settings import *  # noqa: E402, F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user creation in tests
 
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}  # background work runs inline
+
+# Several suites can run side by side on one machine when each names its own SQLite file and media folder.
+if os.environ.get("QUORUM_TEST_DB") and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"]["NAME"] = os.environ["QUORUM_TEST_DB"]  # noqa: F405

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from annotation.selectors import STAFF_ROLES, membership_for
 from annotation.taxonomy import Role
+from training.liveness import stale_work_fail
 from training.models import Snapshot
 from training.snapshots.service import snapshot_create
 from training.views import download
@@ -41,6 +42,7 @@ class SnapshotList(generics.GenericAPIView):
     @extend_schema(operation_id="snapshots_list", responses=SnapshotSerializer(many=True))
     def get(self, request, slug):
         project = membership_for(request.user, slug, *STAFF_ROLES).project
+        stale_work_fail()
         found = project.snapshots.select_related("project").order_by("-version")
         return Response(SnapshotSerializer(found, many=True).data)
 
@@ -64,7 +66,10 @@ class SnapshotDetail(generics.GenericAPIView):
     serializer_class = SnapshotSerializer
 
     def get(self, request, pk):
-        return Response(SnapshotSerializer(_snapshot_for(request, pk)).data)
+        found = _snapshot_for(request, pk)
+        stale_work_fail()
+        found.refresh_from_db()
+        return Response(SnapshotSerializer(found).data)
 
 
 class SnapshotFile(generics.GenericAPIView):

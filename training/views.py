@@ -13,6 +13,7 @@ from annotation.errors import InvalidInput
 from annotation.markdown import render_markdown
 from annotation.selectors import STAFF_ROLES, membership_for
 from annotation.taxonomy import STRENGTHS, Role
+from training.liveness import stale_work_fail
 from training.models import Snapshot
 from training.snapshots.config import SnapshotConfig
 from training.snapshots.service import snapshot_create, snapshot_file
@@ -49,6 +50,7 @@ def _form_config(data) -> dict:
 @require_http_methods(["GET", "POST"])
 def snapshots(request, slug):
     membership = membership_for(request.user, slug, *STAFF_ROLES)
+    stale_work_fail()
     project = membership.project
     error, values = None, SnapshotConfig().as_dict()
     if request.method == "POST":
@@ -74,6 +76,7 @@ def snapshots(request, slug):
 @login_required
 def snapshot(request, slug, version):
     project = membership_for(request.user, slug, *STAFF_ROLES).project
+    stale_work_fail()
     found = get_object_or_404(Snapshot, project=project, version=version)
     card_html = ""
     if found.status == Snapshot.Status.READY:

@@ -48,7 +48,9 @@ def snapshot_build(snapshot_id: int, on_progress=None) -> Snapshot:
     """Build the snapshot's files and store them; a failure is recorded on the snapshot with its reason.
     `on_progress(stage, fraction)` also hears every progress report (the command's progress bar)."""
     snapshot = Snapshot.objects.select_related("project").get(id=snapshot_id)
-    Snapshot.objects.filter(id=snapshot.id).update(status=Snapshot.Status.BUILDING, stage="starting")
+    Snapshot.objects.filter(id=snapshot.id).update(
+        status=Snapshot.Status.BUILDING, stage="starting", heartbeat_at=timezone.now()
+    )
     last = [0.0]
 
     def progress(stage: str, fraction: float) -> None:
@@ -56,7 +58,9 @@ def snapshot_build(snapshot_id: int, on_progress=None) -> Snapshot:
             on_progress(stage, fraction)
         if time.monotonic() - last[0] >= PROGRESS_EVERY_S:
             last[0] = time.monotonic()
-            Snapshot.objects.filter(id=snapshot.id).update(stage=stage, progress=round(fraction, 3))
+            Snapshot.objects.filter(id=snapshot.id).update(
+                stage=stage, progress=round(fraction, 3), heartbeat_at=timezone.now()
+            )
 
     try:
         with tempfile.TemporaryDirectory(prefix="snapshot-") as workdir:

@@ -5,11 +5,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.http import Http404
 
-from annotation.errors import InvalidInput
+from annotation.errors import Conflict, InvalidInput
 from annotation.models import Project
 from training.models import Snapshot
 from training.snapshots.config import snapshot_config
 from training.tasks import snapshot_build_task
+
+VERSION_TRIES = 5
 
 
 def snapshot_create(*, project: Project, user, config: dict, queue: bool = True) -> Snapshot:
@@ -21,16 +23,17 @@ def snapshot_create(*, project: Project, user, config: dict, queue: bool = True)
         and not Snapshot.objects.filter(id=valid.pin_eval_from, project=project, status=Snapshot.Status.READY).exists()
     ):
         raise InvalidInput("pin_eval_from: no ready snapshot with that id in this project", field="pin_eval_from")
-    snapshot = None
-    while snapshot is None:
+    for attempt in range(VERSION_TRIES):
         try:
             with transaction.atomic():
                 version = (project.snapshots.aggregate(v=Max("version"))["v"] or 0) + 1
                 snapshot = Snapshot.objects.create(
                     project=project, version=version, config=valid.as_dict(), created_by=user
                 )
-        except IntegrityError:
-            continue  # another snapshot took this version number at the same moment
+            break
+        except IntegrityError as exc:
+            if attempt == VERSION_TRIES - 1:  # not a version race: something else refuses the row
+                raise Conflict("Could not record the snapshot; try again.") from exc
     if queue:
         transaction.on_commit(lambda: snapshot_build_task.enqueue(snapshot.id))
     return snapshot

@@ -4,6 +4,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.errors import QuorumError
+from training.liveness import stale_work_fail
 from training.models import ModelVersion, Snapshot, TrainingRun
 from training.runs import training_run_create
 
@@ -39,7 +40,8 @@ class Command(BaseCommand):
             return
         run = self._follow(run)
         if run.status == TrainingRun.Status.FAILED:
-            raise CommandError(f"Run {run.id} failed (exit code {run.exit_code}); its log: {run.log_path}")
+            reason = run.log_tail.strip().splitlines()[-1:] or ["no log"]
+            raise CommandError(f"Run {run.id} failed (exit code {run.exit_code}): {reason[0]} Its log: {run.log_path}")
         version = run.model_version
         self.stdout.write(
             self.style.SUCCESS(f"Run {run.id} succeeded: model {version.name} registered as a candidate.")
@@ -60,6 +62,7 @@ class Command(BaseCommand):
         """Print the pipeline's log as it grows, until the run ends."""
         printed, waited = 0, 0
         while True:
+            stale_work_fail()
             run.refresh_from_db()
             if run.status == TrainingRun.Status.QUEUED and waited == 5:
                 self.stdout.write("Waiting for the task worker (`python manage.py db_worker`, started by `make run`)…")
