@@ -2,7 +2,7 @@
 
 import os
 
-os.environ.setdefault("SECRET_KEY", "test-only-secret-key-" + "x7Q2p9Lm4Rt8Vb3Nc6Wz1Ka5Hd0Jf" * 2)
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-x7Q2p9Lm4Rt8Vb3Nc6Wz1Ka5Hd0JfGy2Ue9Ps4Tn7Bq5")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "False")
 os.environ.setdefault("MEDIA_ROOT", os.path.join(os.path.dirname(os.path.dirname(__file__)), ".test-media"))
 
@@ -11,6 +11,10 @@ from config.settings import *  # noqa: E402, F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user creation in tests
 
 TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}  # background work runs inline
+
+# Pages use static/ as it is, no `collectstatic`: tests/browser/test_production.py runs the production storage.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+STATIC_ROOT = None
 
 # Several suites can run side by side on one machine when each names its own SQLite file and media folder.
 if os.environ.get("QUORUM_TEST_DB") and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405

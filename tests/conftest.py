@@ -4,14 +4,18 @@ DB_FIXTURES = {"db", "transactional_db", "django_db_setup"}
 
 
 @pytest.fixture(autouse=True)
-def fresh_process_caches():
-    """Caches and LSH indexes are keyed by project id, and a rolled-back test database reuses ids."""
+def fresh_process_caches(request):
+    """Caches and LSH indexes are keyed by project id, and a rolled-back test database reuses ids.
+
+    The cache lives in the database (settings.CACHES), so only a test with database access has one to clear."""
     from django.core.cache import cache
 
     from annotation import neardup
 
     neardup._indexes.clear()
-    cache.clear()
+    if DB_FIXTURES & set(request.fixturenames) or request.node.get_closest_marker("django_db"):
+        request.getfixturevalue("db")
+        cache.clear()
 
 
 def pytest_collection_modifyitems(items):

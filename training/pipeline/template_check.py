@@ -1,17 +1,20 @@
 """Render every row of a snapshot's files with a tokenizer's chat template; report the rows over max_length.
 
 `python -m training.pipeline.template_check FOLDER --tokenizer PATH_OR_HUB_ID --max-length N` prints JSON.
-It runs in its own process: the web and the task worker never import transformers.
+It runs in its own process: the web and the task worker never import transformers. The build passes what
+`training.snapshots.config.tokenizer_source` allowed: an absolute folder under MODELS_ROOT, or a hub id.
 """
 
 import argparse
 import json
+import os
+import tempfile
 from pathlib import Path
 
 
 def _conversations(row: dict) -> list[list[dict]]:
-    if "messages" in row:
-        return [row["messages"]]
+    if "completion" in row:
+        return [row["prompt"] + row["completion"]]
     return [row["prompt"] + row["chosen"], row["prompt"] + row["rejected"]]
 
 
@@ -39,7 +42,10 @@ def main() -> None:
     parser.add_argument("--tokenizer", required=True)
     parser.add_argument("--max-length", type=int, required=True)
     args = parser.parse_args()
-    print(json.dumps(check(args.folder, args.tokenizer, args.max_length), sort_keys=True))
+    folder = args.folder.resolve()
+    with tempfile.TemporaryDirectory() as empty:
+        os.chdir(empty)  # transformers tries a hub id as a relative folder first: here it finds none
+        print(json.dumps(check(folder, args.tokenizer, args.max_length), sort_keys=True))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,16 @@
 """What a snapshot build takes as input, validated: filters, preference aggregation, split and mix."""
 
+import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from django.conf import settings
 
 from annotation.errors import InvalidInput
 from annotation.taxonomy import STRENGTHS
 
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[A-Za-z0-9][\w.-]{0,95})?")
+TOKENIZER_RULE = "must be a hub id (org/name) or a folder in the models folder (MODELS_ROOT) that exists"
 TIE_POLICIES = ("count", "ignore")
 MIX_BY = ("domain", "task_type")
 
@@ -25,7 +31,7 @@ class SnapshotConfig:
     mix_by: str = "domain"
     mix_weights: dict[str, float] = field(default_factory=dict)  # {"legal": 0.8, "*": 0.2}: shares of SFT train
     mix_caps: dict[str, int] = field(default_factory=dict)  # {"code": 500}: at most this many SFT train rows
-    template_tokenizer: str = ""  # a local path or hub id: render every row with its chat template
+    template_tokenizer: str = ""  # a hub id or a folder under MODELS_ROOT: render every row with its chat template
     template_max_length: int = 2048
 
     def as_dict(self) -> dict:
@@ -72,10 +78,25 @@ def snapshot_config(data: dict) -> SnapshotConfig:
     caps = config.mix_caps
     if not isinstance(caps, dict) or any(not isinstance(c, int) or c < 0 for c in caps.values()):
         _fail("mix_caps", "must map a group to a row count")
-    if not isinstance(config.template_tokenizer, str) or len(config.template_tokenizer) > 500:
-        _fail("template_tokenizer", "must be a local path or a hub id")
+    if config.template_tokenizer:
+        tokenizer_source(config.template_tokenizer)
     if not isinstance(config.template_max_length, int) or config.template_max_length < 1:
         _fail("template_max_length", "must be a positive number of tokens")
     if not config.include_sft and not config.include_dpo:
         _fail("include_sft", "a snapshot needs SFT rows, DPO rows or both")
     return config
+
+
+def tokenizer_source(value) -> str:
+    """The absolute folder under MODELS_ROOT that `value` names, else `value` as a hub id.
+
+    Nothing outside MODELS_ROOT is looked at, and a refusal says the same whether a folder is forbidden or
+    missing, so the option cannot be used to learn what exists on the server."""
+    if isinstance(value, str) and value and "\0" not in value and len(value) <= 500:
+        root = Path(settings.MODELS_ROOT).resolve()
+        folder = (root / value).resolve()
+        if folder.is_relative_to(root) and folder != root and folder.is_dir():
+            return str(folder)
+        if HUB_ID.fullmatch(value) and ".." not in value:
+            return value
+    _fail("template_tokenizer", TOKENIZER_RULE)
