@@ -8,6 +8,7 @@ from django.db.models import Count, Exists, OuterRef
 from annotation.errors import InvalidInput
 from annotation.models import Document, Item, Passage, Project
 from annotation.taxonomy import MAX_SHORT_CHARS
+from annotation.text import clean_fields
 
 PASSAGE_CHARS = 1200
 MAX_DOCUMENT_CHARS = 2_000_000
@@ -36,6 +37,7 @@ def split_passages(text: str, limit: int = PASSAGE_CHARS) -> list[str]:
 @transaction.atomic
 def document_import(*, project: Project, user, title: str, domain: str, text: str) -> Document:
     """Store a plain-text or markdown document and its passages."""
+    title, domain, text = clean_fields(title=title, domain=domain, text=text)
     title, domain = (title or "").strip(), (domain or "").strip()
     if not title:
         raise InvalidInput("Give the document a title.", field="title")

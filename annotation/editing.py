@@ -6,6 +6,7 @@ from django.http import Http404
 from annotation.errors import Conflict
 from annotation.models import Annotation
 from annotation.payloads import preference_columns, validate_payload
+from annotation.text import clean
 
 
 def own_annotation(*, annotation_id: int, user, project) -> Annotation:
@@ -23,6 +24,7 @@ def own_annotation(*, annotation_id: int, user, project) -> Annotation:
 @transaction.atomic
 def annotation_edit(*, annotation_id: int, user, project, payload) -> Annotation:
     """Replace the payload of the user's own annotation while it awaits review."""
+    payload = clean(payload, "payload")
     annotation = own_annotation(annotation_id=annotation_id, user=user, project=project)
     locked = Annotation.objects.select_for_update().get(id=annotation.id)
     if locked.review_status != Annotation.ReviewStatus.PENDING:

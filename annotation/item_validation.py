@@ -5,6 +5,7 @@ import json
 import re
 
 from annotation.models import Project
+from annotation.payloads import RANKED_FROM
 from annotation.taxonomy import (
     HARM_CATEGORIES,
     MAX_MESSAGES,
@@ -25,6 +26,12 @@ ALLOWED_FIELDS = {
     Kind.PREFERENCE: {"kind", "prompt", "messages", "task_type", "domain", "meta", "gold", "responses"},
     Kind.MODEL_REVIEW: {"kind", "prompt", "messages", "task_type", "domain", "meta", "gold", "responses"},
 }
+
+# Gold answers score annotators' A/B/tie judgments (gold accuracy); a ranking would be kept and never scored.
+RANKED_GOLD = (
+    f"cannot be set on an item with {RANKED_FROM} or more responses: gold accuracy scores A/B judgments only, "
+    "so a ranked gold answer would never be used"
+)
 
 _WHITESPACE = re.compile(r"\s+")
 _KINDS = frozenset(Kind.values)
@@ -90,7 +97,7 @@ def _messages(value, errors: list) -> list | None:
         if not isinstance(turn, dict) or set(turn) != {"role", "content"}:
             errors.append((where, "must be an object with exactly 'role' and 'content'"))
             continue
-        if turn["role"] not in MESSAGE_ROLES:
+        if not isinstance(turn["role"], str) or turn["role"] not in MESSAGE_ROLES:
             errors.append((f"{where}.role", f"unknown role {turn['role']!r}; expected system, user or assistant"))
         if not isinstance(turn["content"], str) or not turn["content"].strip():
             errors.append((f"{where}.content", "must be a non-blank string"))
@@ -136,7 +143,9 @@ def _gold(kind: str, value, responses: list, errors: list):
     if not isinstance(value, dict):
         errors.append(("gold", "must be an object"))
         return None
-    if kind in PAIRWISE_KINDS:
+    if kind in PAIRWISE_KINDS and len(responses) >= RANKED_FROM:
+        errors.append(("gold", RANKED_GOLD))
+    elif kind in PAIRWISE_KINDS:
         choice = value.get("choice")
         valid = choice == TIE or (
             isinstance(choice, int) and not isinstance(choice, bool) and 0 <= choice < len(responses)
@@ -154,7 +163,7 @@ def validate_item(obj, project: Project) -> dict:
         raise LineErrors([("", "must be a JSON object")])
     errors: list[tuple[str, str]] = []
     kind = obj.get("kind")
-    if kind not in _KINDS:
+    if not isinstance(kind, str) or kind not in _KINDS:
         raise LineErrors([("kind", f"unknown kind {kind!r}; expected one of {', '.join(Kind.values)}")])
     if kind not in project.kinds:
         raise LineErrors([("kind", f"kind {kind!r} is not enabled in project {project.slug!r}")])

@@ -3,6 +3,8 @@ from rest_framework import serializers
 from annotation.models import Item, Membership, Project
 from annotation.taxonomy import Kind
 
+MAX_ID = 2**63 - 1  # the largest BigAutoField value; a larger filter overflows SQLite (500)
+
 PROJECT_FIELDS = [
     "name",
     "slug",
@@ -90,7 +92,9 @@ class ItemSerializer(serializers.ModelSerializer):
 
 
 class ShownResponseSerializer(serializers.Serializer):
-    id = serializers.IntegerField(help_text="Use this id in `choice` when submitting.")
+    id = serializers.IntegerField(
+        help_text="Use this id in `choice` (two responses) or `ranking` (three or more) when submitting."
+    )
     text = serializers.CharField()
 
 
@@ -120,7 +124,7 @@ class TaskItemSerializer(serializers.Serializer):
 class DraftSerializer(serializers.Serializer):
     payload = serializers.JSONField()
     version = serializers.IntegerField(required=False, allow_null=True, min_value=1)
-    updated_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="null while there is no draft")
 
 
 class AssignmentSerializer(serializers.Serializer):
@@ -180,6 +184,6 @@ class AnnotationFilterSerializer(serializers.Serializer):
 
     kind = serializers.ChoiceField(choices=Kind.values, required=False)
     annotator = serializers.CharField(max_length=150, required=False)
-    item = serializers.IntegerField(min_value=1, required=False)
+    item = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)

@@ -1,13 +1,21 @@
-from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from annotation.api import views
+from annotation.api.errors import unknown_endpoint
+from config.middleware import inline_styles_allowed
 from training import api as training_api
 
 urlpatterns = [
     path("auth/token/", views.TokenCreate.as_view(), name="api-token"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "docs/",
+        inline_styles_allowed(
+            SpectacularSwaggerSplitView.as_view(url_name="api-schema", http_method_names=["get", "head"])
+        ),
+        name="api-docs",
+    ),
     path("projects/", views.ProjectList.as_view(), name="api-projects"),
     path("projects/<slug:slug>/", views.ProjectDetail.as_view(), name="api-project"),
     path("projects/<slug:slug>/members/", views.MemberList.as_view(), name="api-members"),
@@ -22,4 +30,5 @@ urlpatterns = [
     path("assignments/<int:pk>/submit/", views.AssignmentSubmit.as_view(), name="api-assignment-submit"),
     path("assignments/<int:pk>/skip/", views.AssignmentSkip.as_view(), name="api-assignment-skip"),
     path("assignments/<int:pk>/draft/", views.AssignmentDraft.as_view(), name="api-assignment-draft"),
+    re_path(r"^(?P<path>.*)$", unknown_endpoint),
 ]

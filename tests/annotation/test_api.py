@@ -2,9 +2,12 @@ import json
 import uuid
 
 import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from annotation.item_import import HTTP_MAX_IMPORT_BYTES, HTTP_MAX_IMPORT_LINES
 from annotation.models import Annotation, Item
 from tests.conftest import demo_rows
 
@@ -42,9 +45,9 @@ def test_staff_create_projects_and_become_their_admin(users):
     assert response.status_code == 201, response.json()
     assert response.json()["role"] == "admin"
     taken = client.post("/api/v1/projects/", body, format="json")
-    assert taken.status_code == 400 and "slug" in taken.json()
+    assert taken.status_code == 400 and taken.json()["field"] == "slug"
     bad = client.post("/api/v1/projects/", {**body, "slug": "x", "task_type_mix": {"poems": 1}}, format="json")
-    assert bad.status_code == 400 and "task_type_mix" in bad.json()
+    assert bad.status_code == 400 and bad.json()["field"] == "task_type_mix"
 
 
 def test_the_whole_loop_over_http(project, users):
@@ -116,9 +119,9 @@ def test_submit_errors_name_the_field(project, users, make_items):
     no_style = annotator.post(url, {"client_id": str(uuid.uuid4()), "payload": {"response": "No."}}, format="json")
     assert no_style.status_code == 400 and no_style.json()["field"] == "payload.refusal_style"
     no_uuid = annotator.post(url, {"client_id": "abc", "payload": {}}, format="json")
-    assert no_uuid.status_code == 400 and "client_id" in no_uuid.json()
+    assert no_uuid.status_code == 400 and no_uuid.json()["field"] == "client_id"
     not_json = annotator.generic("POST", url, "{oops", "application/json")
-    assert not_json.status_code == 400 and "JSON parse error" in not_json.json()["detail"]
+    assert not_json.status_code == 400 and "invalid JSON" in not_json.json()["detail"]
 
 
 def test_skip_and_drafts_over_http(project, users, make_items):
@@ -181,3 +184,61 @@ def test_the_project_list_shows_each_project_once_with_my_role(project, users):
     listed = client_for(users["ann1"]).get("/api/v1/projects/").json()
     assert [(p["slug"], p["role"]) for p in listed] == [("demo", "annotator")]
     assert client_for(users["reviewer"]).get("/api/v1/projects/").json()[0]["role"] == "reviewer"
+
+
+def assert_error_shape(response, status, field=None):
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"detail", "field", "errors"} and body["detail"] and body["field"] == field
+    return body
+
+
+def test_every_api_error_has_the_one_shape(project, users, make_items):
+    make_items(project, demo_rows(1))
+    annotator = client_for(users["ann1"])
+    live = annotator.post("/api/v1/projects/demo/assignments/next/").json()["id"]
+    login = APIClient().post("/api/v1/auth/token/", {"username": "ann1", "password": "wrong"}, format="json")
+    assert "Unable to log in" in assert_error_shape(login, 400)["detail"]
+    no_password = APIClient().post("/api/v1/auth/token/", {"username": "ann1"}, format="json")
+    assert assert_error_shape(no_password, 400, "password")["errors"] == [
+        {"field": "password", "message": "This field is required."}
+    ]
+    bad_uuid = annotator.post(f"/api/v1/assignments/{live}/submit/", {"client_id": "x", "payload": {}}, format="json")
+    assert assert_error_shape(bad_uuid, 400, "client_id")["detail"] == "client_id: Must be a valid UUID."
+    assert_error_shape(annotator.get("/api/v1/projects/demo/annotations/?colour=red"), 400, "colour")
+    assert_error_shape(annotator.get(f"/api/v1/projects/demo/annotations/?item={2**70}"), 400, "item")
+    assert_error_shape(APIClient().get("/api/v1/projects/"), 401)
+    assert_error_shape(annotator.get("/api/v1/projects/demo/items/"), 403)
+    assert_error_shape(annotator.get(f"/api/v1/assignments/{live}/submit/"), 405)
+    assert_error_shape(annotator.get("/api/v1/projects/nope/"), 404)
+    assert_error_shape(annotator.get(f"/api/v1/assignments/{2**70}/draft/"), 404)
+    assert_error_shape(annotator.get("/api/v1/no-such-thing/"), 404)
+    assert_error_shape(APIClient(enforce_csrf_checks=True).post("/api/v1/no/such/thing/"), 404)
+    guesses = [
+        APIClient().post("/api/v1/auth/token/", {"username": "ann2", "password": f"guess {i}"}, format="json")
+        for i in range(settings.LOGIN_FAILURE_LIMITS["username"] + 1)
+    ]
+    assert_error_shape(guesses[-1], 429)
+    skip = f"/api/v1/assignments/{live}/skip/"
+    assert_error_shape(annotator.generic("POST", skip, "reason", "text/csv"), 415)
+    assert_error_shape(annotator.generic("POST", skip, b'{"reason": "\xff"}', "application/json"), 400)
+
+
+def test_http_imports_stay_inside_the_worker_timeout(project, users):
+    admin = client_for(users["admin"])
+    url = "/api/v1/projects/demo/items/import/"
+    too_big = admin.generic("POST", url, "{}", "application/x-ndjson", CONTENT_LENGTH=str(HTTP_MAX_IMPORT_BYTES + 1))
+    assert "manage.py import_items" in assert_error_shape(too_big, 400)["detail"]
+    rows = [{"kind": "demonstration", "prompt": f"p{i}"} for i in range(HTTP_MAX_IMPORT_LINES + 1)]
+    too_long = assert_error_shape(import_rows(admin, rows), 400)
+    assert too_long["errors"][-1]["line"] == HTTP_MAX_IMPORT_LINES + 1
+    assert "manage.py import_items" in too_long["errors"][-1]["message"]
+    assert not Item.objects.exists()
+
+
+def test_an_upload_with_a_byte_order_mark_imports(project, users):
+    body = ("\ufeff" + jsonl(demo_rows(2))).encode()
+    upload = SimpleUploadedFile("items.jsonl", body, content_type="application/x-ndjson")
+    response = client_for(users["admin"]).post("/api/v1/projects/demo/items/import/", {"file": upload})
+    assert response.status_code == 201 and response.json()["created"] == 2

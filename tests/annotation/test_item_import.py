@@ -1,11 +1,13 @@
+import io
 import json
+import tracemalloc
 
 import pytest
 
 from annotation.errors import InvalidInput
-from annotation.item_import import item_import
+from annotation.item_import import item_import, jsonl_lines
 from annotation.models import Item
-from annotation.taxonomy import MAX_TEXT_CHARS
+from annotation.taxonomy import MAX_IMPORT_LINE_BYTES, MAX_TEXT_CHARS
 
 pytestmark = pytest.mark.django_db
 
@@ -154,3 +156,72 @@ def test_it_refuses_invalid_utf8_and_an_empty_file(project):
 def test_preference_items_differ_by_their_responses(project):
     other = {**GOOD[4], "responses": [{"text": "Red"}, {"text": "Green"}]}
     assert item_import(project=project, lines=lines([GOOD[4], other])).created == 2
+
+
+def test_it_accepts_and_strips_a_byte_order_mark(project):
+    body = "\ufeff" + "\n".join(lines(GOOD[:2])) + "\n"
+    assert item_import(project=project, lines=jsonl_lines(io.BytesIO(body.encode()))).created == 2
+    assert Item.objects.filter(prompt="Summarise this.").exists()
+
+
+def test_jsonl_lines_splits_a_stream_across_chunks(project):
+    rows = [json.dumps({"kind": "demonstration", "prompt": f"Prompt {i} " + "x" * 1000}) for i in range(300)]
+    body = ("\r\n".join(rows) + "\n\n").encode()
+    assert [line.rstrip(b"\r") for line in jsonl_lines(io.BytesIO(body))] == [*(r.encode() for r in rows), b""]
+
+
+class HugeLine(io.RawIOBase):
+    """A 200 MB first line followed by a good one, generated as it is read and never held whole."""
+
+    def __init__(self, size: int, tail: bytes):
+        self.left, self.tail = size, tail
+
+    def readable(self):
+        return True
+
+    def read(self, n=-1):
+        if self.left:
+            chunk = min(n, self.left)
+            self.left -= chunk
+            return b"x" * chunk
+        chunk, self.tail = self.tail[:n], self.tail[n:]
+        return chunk
+
+
+def test_a_line_over_the_limit_is_refused_while_streaming(project):
+    stream = HugeLine(200 * 2**20, ("\n" + lines(GOOD[:1])[0] + "\n").encode())
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidInput) as caught:
+            item_import(project=project, lines=jsonl_lines(stream))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert caught.value.errors == [{"line": 1, "field": "", "message": f"line is over {MAX_IMPORT_LINE_BYTES} bytes"}]
+    assert peak < 8 * MAX_IMPORT_LINE_BYTES
+
+
+def test_the_bad_line_report_names_nul_lines(project):
+    escaped = json.dumps({"kind": "demonstration", "prompt": "a\u0000b"})
+    raw = json.dumps({"kind": "demonstration", "prompt": "x"}).replace("x", "a\x00b")
+    errors = errors_of(project, lines(GOOD[:1]) + [escaped, raw])
+    assert [(e["line"], e["field"]) for e in errors] == [(2, "prompt"), (3, "")]
+    assert "NUL" in errors[0]["message"] and "invalid JSON" in errors[1]["message"]
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ('{"kind": "demonstration", "prompt": "x", "meta": {"n": NaN}}', "finite"),
+        ('{"kind": "demonstration", "prompt": "x", "meta": {"n": 1e999}}', "finite"),
+        ('{"kind": "demonstration", "prompt": "x", "meta": {"n": ' + "1" * 5000 + "}}", "5000 digits"),
+        ('{"kind": "demonstration", "prompt": "x", "meta": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested"),
+        ('{"kind": ["demonstration"], "prompt": "x"}', "unknown kind"),
+        ('{"kind": "demonstration", "messages": [{"role": ["user"], "content": "x"}]}', "unknown role"),
+    ],
+    ids=["nan", "1e999", "5000-digits", "deep", "list-kind", "list-role"],
+)
+def test_junk_json_is_a_line_error_not_a_crash(project, line, words):
+    errors = errors_of(project, [line])
+    assert errors[0]["line"] == 1 and words in errors[0]["message"]
+    assert Item.objects.count() == 0

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.errors import QuorumError
-from annotation.item_import import item_import
+from annotation.item_import import item_import, jsonl_lines
 from annotation.models import Project
 
 
@@ -17,8 +17,8 @@ class Command(BaseCommand):
         if target is None:
             raise CommandError(f"No project with slug {project!r}.")
         try:
-            with open(file, "rb") as lines:
-                result = item_import(project=target, lines=lines)
+            with open(file, "rb") as stream:
+                result = item_import(project=target, lines=jsonl_lines(stream))
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}") from exc
         except QuorumError as exc:
