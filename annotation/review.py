@@ -1,27 +1,34 @@
-"""Reviewing: accept, reject with a reason, or edit and accept demonstrations and refusals; adjudicate pairs; gold."""
+"""Reviewing: accept, reject with a reason, or edit and accept written work (demonstrations, refusals, better
+responses); adjudicate pairs; gold."""
 
 import difflib
 
 from django.db import transaction
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404
 
 from annotation.errors import Conflict, InvalidInput
 from annotation.item_validation import gold_errors
 from annotation.models import Adjudication, Annotation, Item, Membership, RejectReason, Review
-from annotation.payloads import STRENGTH_SCORE, validate_payload
+from annotation.payloads import is_ranked, ranking_errors, strength_error, validate_payload
 from annotation.taxonomy import MAX_RATIONALE_CHARS, PAIRWISE_KINDS, TIE, Kind
+from annotation.text import clean, clean_fields
 
 REVIEWED_KINDS = (Kind.DEMONSTRATION, Kind.REFUSAL)
+# A better response an annotator writes on a judgment is text they wrote: it is reviewed like a demonstration.
+WRITTEN = Q(kind__in=REVIEWED_KINDS) | (
+    Q(kind__in=PAIRWISE_KINDS, is_repeat=False, payload__has_key="better_response")
+    & ~Q(payload__better_response=None)
+    & ~Q(payload__better_response="")
+)
 
 
 def review_queue(membership: Membership) -> QuerySet[Annotation]:
-    """Pending demonstrations and refusals that this reviewer did not write; items flagged by annotators first."""
+    """Pending written work (demonstrations, refusals, better responses) that this reviewer did not write; items
+    flagged by annotators first."""
     flagged = Case(When(payload__disagree=True, then=Value(0)), default=Value(1), output_field=IntegerField())
     return (
-        Annotation.objects.filter(
-            project=membership.project, kind__in=REVIEWED_KINDS, review_status=Annotation.ReviewStatus.PENDING
-        )
+        Annotation.objects.filter(WRITTEN, project=membership.project, review_status=Annotation.ReviewStatus.PENDING)
         .exclude(annotator=membership.user)
         .select_related("item", "annotator")
         .annotate(flagged=flagged)
@@ -33,11 +40,16 @@ def review_queue(membership: Membership) -> QuerySet[Annotation]:
 def review_decide(
     *, membership: Membership, annotation_id: int, decision: str, reason: str = "", note: str = "", payload=None
 ) -> Review:
-    """Record a reviewer's decision; an edit replaces the payload and keeps the one before in the history."""
+    """Record a reviewer's decision, keeping the payload before it in the history.
+
+    For edit_accept, `payload` holds the edited fields only: they replace those fields, a None removes one, and
+    every field the edit does not name (follow-up turns, the refusal flag, ...) stays as the annotator wrote it.
+    """
+    reason, note, payload = clean_fields(reason=reason, note=note, payload=payload)
     annotation = (
         Annotation.objects.select_for_update(of=("self",))
         .select_related("item", "project")
-        .filter(id=annotation_id, project=membership.project, kind__in=REVIEWED_KINDS)
+        .filter(WRITTEN, id=annotation_id, project=membership.project)
         .first()
     )
     if annotation is None:
@@ -55,7 +67,14 @@ def review_decide(
     before = annotation.payload
     after = before
     if decision == Review.Decision.EDIT_ACCEPT:
-        after = validate_payload(item=annotation.item, project=annotation.project, payload=payload)
+        if not isinstance(payload, dict):
+            raise InvalidInput("An edit needs the changed fields as an object.", field="payload")
+        if annotation.kind in PAIRWISE_KINDS and set(payload) - {"better_response"}:
+            raise InvalidInput(
+                "A reviewer edits only the better response; the judgment stays the annotator's.", field="payload"
+            )
+        edited = {name: value for name, value in {**before, **payload}.items() if value is not None}
+        after = validate_payload(item=annotation.item, project=annotation.project, payload=edited)
         if after == before:
             raise InvalidInput("Nothing was edited; accept it instead.", field="payload")
         annotation.payload = after
@@ -99,17 +118,27 @@ def disputed_item(*, membership: Membership, item_id: int) -> tuple[Item, QueryS
 def adjudicate(
     *, membership: Membership, item_id: int, choice, strength: str = "", rationale: str = ""
 ) -> Adjudication:
-    """Set the final label of a pairwise item; it overrides the annotators' majority in exports."""
+    """Set the final label of a pairwise item; it overrides the annotators' majority in exports. A ranked item's
+    label is a full ranking (tiers of response ids, best first) with no strength, as its annotators give."""
+    choice, strength, rationale = clean_fields(choice=choice, strength=strength, rationale=rationale)
     item, _ = disputed_item(membership=membership, item_id=item_id)
-    if choice != TIE and choice not in range(len(item.responses)):
-        raise InvalidInput("Choose one of the responses or a tie.", field="choice")
-    if choice != TIE and strength not in STRENGTH_SCORE:
-        raise InvalidInput("Say how much better the chosen response is.", field="strength")
+    if is_ranked(item):
+        if errors := ranking_errors(choice, len(item.responses), field="choice"):
+            (field, message), *_ = errors
+            listed = [{"field": name, "message": text} for name, text in errors]
+            raise InvalidInput(f"{field} {message}", field=field, errors=listed)
+        if strength not in (None, ""):
+            raise InvalidInput("strength does not apply to a ranking; leave it empty", field="strength")
+    else:
+        if isinstance(choice, bool) or (choice != TIE and choice not in range(len(item.responses))):
+            raise InvalidInput("Choose one of the responses or a tie.", field="choice")
+        if message := strength_error(choice, strength):
+            raise InvalidInput(f"strength {message}", field="strength")
     adjudication, _ = Adjudication.objects.update_or_create(
         item=item,
         defaults={
             "choice": choice,
-            "strength": "" if choice == TIE else strength,
+            "strength": strength if strength and choice != TIE else "",
             "rationale": rationale.strip()[:MAX_RATIONALE_CHARS],
             "adjudicator": membership.user,
         },
@@ -120,6 +149,7 @@ def adjudicate(
 @transaction.atomic
 def item_set_gold(*, membership: Membership, item_id: int, gold) -> Item:
     """Mark an item as gold with its expected answer (None removes the mark)."""
+    gold = clean(gold, "gold")
     item = Item.objects.select_for_update().filter(id=item_id, project=membership.project).first()
     if item is None:
         raise Http404("No such item.")
@@ -131,7 +161,8 @@ def item_set_gold(*, membership: Membership, item_id: int, gold) -> Item:
 
 
 def gold_from_adjudication(*, membership: Membership, item_id: int) -> Item:
-    """Promote an adjudicated pairwise item to gold with the adjudicated choice."""
+    """Promote an adjudicated pairwise item to gold with the adjudicated choice (refused for ranked items, as
+    `gold_errors` says why)."""
     adjudication = Adjudication.objects.filter(item_id=item_id, item__project=membership.project).first()
     if adjudication is None:
         raise Conflict("Adjudicate the item before promoting it to gold.")

@@ -1,5 +1,8 @@
 """Reads of annotation data for exports: streamed in item order, so a large project never sits in memory."""
 
+from contextlib import contextmanager
+
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from annotation.models import Adjudication, Annotation, Item, Project
@@ -21,9 +24,43 @@ ITEM_FIELDS = (
 )
 
 
-def item_strata(project: Project) -> QuerySet:
-    """(id, stratum, cluster root) for every item: what splitting needs, without any text."""
-    return Item.objects.filter(project=project).order_by("id").values_list("id", "task_type", "kind", "duplicate_of_id")
+@contextmanager
+def consistent_reads():
+    """One transaction in which every read sees the database as it was at its first read, without holding up
+    writers: REPEATABLE READ on PostgreSQL, a deferred transaction on SQLite (WAL). Inside a transaction already,
+    that transaction's view is the one read."""
+    if connection.in_atomic_block:
+        yield
+        return
+    if connection.vendor != "sqlite":
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
+        return
+    connection.ensure_connection()  # connecting would set the configured mode again
+    configured, connection.transaction_mode = connection.transaction_mode, "DEFERRED"
+    try:
+        with transaction.atomic():
+            connection.transaction_mode = configured
+            yield
+    finally:
+        connection.transaction_mode = configured
+
+
+def trainable_items(project: Project, *, exclude_gold: bool) -> QuerySet:
+    """The items a snapshot may take rows from: gold items of every kind measure annotators and stay out."""
+    items = Item.objects.filter(project=project)
+    return items.filter(is_gold=False) if exclude_gold else items
+
+
+def item_strata(project: Project, *, exclude_gold: bool) -> QuerySet:
+    """(id, task type, kind, cluster root, prompt, messages) for every item a snapshot may take rows from: what
+    splitting needs."""
+    return (
+        trainable_items(project, exclude_gold=exclude_gold)
+        .order_by("id")
+        .values_list("id", "task_type", "kind", "duplicate_of_id", "prompt", "messages")
+    )
 
 
 def export_items(project: Project):
@@ -34,7 +71,12 @@ def export_items(project: Project):
 def accepted_writing(project: Project) -> QuerySet:
     """Demonstrations and refusal cases that may be trained on: accepted by a reviewer, or not rejected when the
     project needs no review. Reviewer edits are already in the payload."""
-    written = Annotation.objects.filter(project=project, kind__in=[Kind.DEMONSTRATION, Kind.REFUSAL])
+    return _may_train(project, Annotation.objects.filter(project=project, kind__in=[Kind.DEMONSTRATION, Kind.REFUSAL]))
+
+
+def _may_train(project: Project, written: QuerySet) -> QuerySet:
+    """The rule for every text an annotator writes: accepted by a reviewer, or not rejected when the project needs
+    no review."""
     if project.require_review:
         return written.filter(review_status=Annotation.ReviewStatus.ACCEPTED)
     return written.exclude(review_status=Annotation.ReviewStatus.REJECTED)
@@ -47,13 +89,16 @@ def export_writing(project: Project):
 
 
 def export_judgments(project: Project, *, include_model_review: bool):
-    """(annotation id, item id, signed score, better response) of pairwise judgments, in item order, streamed.
-    Self-consistency repeats are not data."""
+    """(annotation id, item id, signed score, better response, ranking, choice) of pairwise judgments, in item
+    order, streamed. The score is set on A/B items; a ranked item's judgments carry a ranking (or, stored before
+    rankings, a choice). Self-consistency repeats are not data."""
     kinds = list(PAIRWISE_KINDS) if include_model_review else [Kind.PREFERENCE]
     rows = (
-        Annotation.objects.filter(project=project, kind__in=kinds, is_repeat=False, preference_score__isnull=False)
+        Annotation.objects.filter(project=project, kind__in=kinds, is_repeat=False)
         .order_by("item_id", "id")
-        .values_list("id", "item_id", "preference_score", "payload__better_response")
+        .values_list(
+            "id", "item_id", "preference_score", "payload__better_response", "payload__ranking", "payload__choice"
+        )
     )
     return rows.iterator(chunk_size=CHUNK)
 
@@ -67,11 +112,27 @@ def adjudicated(project: Project) -> dict[int, tuple]:
     }
 
 
-def export_better_responses(project: Project, *, include_model_review: bool) -> QuerySet:
-    """Pairwise judgments where the annotator wrote a better response of their own."""
+def better_responses(project: Project, *, include_model_review: bool) -> QuerySet:
+    """Pairwise judgments where the annotator wrote a better response of their own that may be trained on: it is
+    reviewed like any other text the annotator writes."""
     kinds = list(PAIRWISE_KINDS) if include_model_review else [Kind.PREFERENCE]
-    return (
+    written = (
         Annotation.objects.filter(project=project, kind__in=kinds, is_repeat=False)
         .exclude(payload__better_response=None)
         .exclude(payload__better_response="")
+    )
+    return _may_train(project, written)
+
+
+def export_better_responses(project: Project, *, include_model_review: bool):
+    """(annotation id, item id, better response, accepted by a reviewer) of trainable better responses, in item
+    order, streamed."""
+    rows = (
+        better_responses(project, include_model_review=include_model_review)
+        .order_by("item_id", "id")
+        .values_list("id", "item_id", "payload__better_response", "review_status")
+    )
+    return (
+        (row_id, item_id, text, status == Annotation.ReviewStatus.ACCEPTED)
+        for row_id, item_id, text, status in rows.iterator(chunk_size=CHUNK)
     )

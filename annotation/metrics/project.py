@@ -11,6 +11,7 @@ from annotation.metrics.agreement import (
     pairwise_cohen,
 )
 from annotation.metrics.annotators import annotator_quality
+from annotation.metrics.ranking import ranking_metrics
 from annotation.models import Annotation, Item, Project
 from annotation.taxonomy import PAIRWISE_KINDS, TIE
 
@@ -50,7 +51,8 @@ def _disputed(judgments, limit: int) -> list[dict]:
 
 
 def pairwise_metrics(project: Project) -> dict:
-    """Agreement over the project's pairwise judgments, per pair of annotators and per annotator."""
+    """Agreement over the project's pairwise judgments, per pair of annotators and per annotator; agreement on
+    rankings (items with three or more responses) under "rankings"."""
     judged = Annotation.objects.filter(project=project, preference_score__isnull=False)
     rows = judged.filter(is_repeat=False).values_list(
         "item_id", "annotator_id", "preference_score", "shown_first", "item__longer_response", "time_spent_ms"
@@ -77,6 +79,7 @@ def pairwise_metrics(project: Project) -> dict:
         "annotators": annotators,
         "disputed": _disputed(judgments, DISPUTED_LIMIT),
         "gold_by_week": _gold_by_week(judged, gold, names),
+        "rankings": ranking_metrics(project),
     }
 
 

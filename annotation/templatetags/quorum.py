@@ -43,3 +43,9 @@ def number(value, digits: int = 3) -> str:
 def key(mapping: dict, name: str):
     """mapping[name], for keys a template cannot spell (they contain dots)."""
     return mapping.get(name, "")
+
+
+@register.filter
+def ranking_text(ranking) -> str:
+    """A ranking as "2 > 0 = 1": response ids best first, tied ones joined by "="."""
+    return " > ".join(" = ".join(map(str, tier)) for tier in ranking)

@@ -136,6 +136,44 @@ def test_near_duplicates_cluster_incrementally_and_warn_authors(project, users, 
     ]
 
 
+def test_near_duplicate_clusters_are_connected_components(project, users, make_items):
+    """A~B and B~C put A, B and C in one cluster although A and C differ; a later item that matches two clusters
+    merges them, members included; a candidate the index proposes below the threshold joins nothing."""
+    words = [f"word{n}" for n in range(40)]
+
+    def prompt(changes):
+        return " ".join(changes.get(i, word) for i, word in enumerate(words[:30]))
+
+    a = prompt({})
+    a2 = prompt({8: "tenth"})
+    c = prompt({0: "x0", 1: "x1", 2: "x2", 27: "y27", 28: "y28", 29: "y29"})
+    c2 = prompt({0: "x0", 1: "x1", 2: "x2", 27: "y27", 28: "y28", 29: "y29", 8: "changed"})
+    b = prompt({27: "y27", 28: "y28", 29: "y29"})
+
+    def similarity(x, y):
+        x, y = set(neardup.shingles(x)), set(neardup.shingles(y))
+        return len(x & y) / len(x | y)
+
+    assert similarity(a, b) >= neardup.THRESHOLD and similarity(b, c) >= neardup.THRESHOLD
+    assert similarity(a, c) < neardup.THRESHOLD and similarity(a2, c2) < neardup.THRESHOLD
+    make_items(project, [{"kind": "demonstration", "prompt": text} for text in (a, a2, c, c2)])
+    first, first_twin, other, other_twin = Item.objects.order_by("id")
+    assert (first_twin.duplicate_of_id, other.duplicate_of_id, other_twin.duplicate_of_id) == (first.id, None, other.id)
+    make_items(project, [{"kind": "demonstration", "prompt": b}])
+    roots = dict(Item.objects.values_list("id", "duplicate_of_id"))
+    bridge = max(roots)
+    assert roots == {
+        first.id: None,
+        first_twin.id: first.id,
+        other.id: first.id,
+        other_twin.id: first.id,
+        bridge: first.id,
+    }
+    assert clusters(project) == [
+        {"root": first.id, "prompt": a, "members": [first_twin.id, other.id, other_twin.id, bridge]}
+    ]
+
+
 def test_contradictions_between_near_duplicates(project, users, make_items):
     project.overlap = 1
     project.save()

@@ -1,10 +1,13 @@
 import uuid
 
 import pytest
+from django.http import Http404
 
 from annotation.assignment import annotation_submit, assignment_next
 from annotation.errors import Conflict, InvalidInput
+from annotation.item_validation import RANKED_GOLD, gold_errors
 from annotation.models import Adjudication, Annotation, Item, Membership
+from annotation.payloads import validate_payload
 from annotation.review import (
     adjudicate,
     gold_from_adjudication,
@@ -129,3 +132,99 @@ def test_admins_set_gold_answers_on_the_item_page(project, users, make_items, br
     browser_client.post(f"/p/demo/items/{item.id}/", {"response": "The expected answer"}, HTTP_X_CSRFTOKEN=token)
     item.refresh_from_db()
     assert item.is_gold and item.gold == {"response": "The expected answer"}
+
+
+def test_a_better_response_waits_in_the_review_queue_like_any_writing(project, users, make_items, browser_client):
+    make_items(project, demo_rows(2, kind="preference", responses=[{"text": "first"}, {"text": "second"}]))
+    plain = submit_as(project, users["ann1"], {"choice": 0, "strength": "clear"})
+    written = submit_as(project, users["ann1"], {"choice": 1, "strength": "slight", "better_response": "Mine is best"})
+    reviewer = member(project, users["reviewer"])
+    assert [a.id for a in review_queue(reviewer)] == [written.id]
+    token = login(browser_client, users["reviewer"])
+    page = browser_client.get("/p/demo/review/").content.decode()
+    assert "Mine is best" in page and "second" in page and 'name="better_response"' in page
+    with pytest.raises(InvalidInput, match="better response"):
+        review_decide(membership=reviewer, annotation_id=written.id, decision="edit_accept", payload={"choice": 0})
+    response = browser_client.post(
+        "/p/demo/review/",
+        {"annotation": written.id, "decision": "edit_accept", "better_response": "Mine is best, fixed"},
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert response.status_code == 302
+    written.refresh_from_db()
+    assert written.review_status == "accepted"
+    assert written.payload == {"choice": 1, "strength": "slight", "better_response": "Mine is best, fixed"}
+    with pytest.raises(Http404):
+        review_decide(membership=reviewer, annotation_id=plain.id, decision="accept")
+
+
+def test_one_strength_rule_for_annotators_and_adjudicators(project, users, make_items):
+    (item,) = make_items(project, demo_rows(1, kind="preference", responses=[{"text": "a"}, {"text": "b"}]))
+    for payload in ({"choice": "tie"}, {"choice": "tie", "strength": ""}, {"choice": 0, "strength": "clear"}):
+        assert validate_payload(item=item, project=project, payload=payload) == payload
+    for payload in ({"choice": "tie", "strength": "clear"}, {"choice": 0}, {"choice": 0, "strength": ""}):
+        with pytest.raises(InvalidInput) as caught:
+            validate_payload(item=item, project=project, payload=payload)
+        assert caught.value.field == "payload.strength"
+    admin = member(project, users["admin"])
+    with pytest.raises(InvalidInput) as caught:
+        adjudicate(membership=admin, item_id=item.id, choice="tie", strength="clear")
+    assert caught.value.field == "strength" and not Adjudication.objects.exists()
+    with pytest.raises(InvalidInput):
+        adjudicate(membership=admin, item_id=item.id, choice=1, strength="")
+    assert adjudicate(membership=admin, item_id=item.id, choice="tie", strength="").strength == ""
+    assert submit_as(project, users["ann1"], {"choice": "tie", "strength": ""}).preference_score == 0
+
+
+THREE = [{"text": "one"}, {"text": "two"}, {"text": "three"}]
+
+
+def test_a_ranked_item_is_adjudicated_with_a_full_ranking(project, users, make_items):
+    (item,) = make_items(project, demo_rows(1, kind="preference", responses=THREE))
+    reviewer = member(project, users["reviewer"])
+    for choice, strength, field, message in [
+        (1, "clear", "choice", "must be a list of tiers"),
+        ("tie", "", "choice", "must be a list of tiers"),
+        ([[2], [0]], "", "choice", "leaves out response 1"),
+        ([[2], [0, 1, 7]], "", "choice[1]", "response ids from 0 to 2"),
+        ([[2], [0, 1]], "clear", "strength", "does not apply to a ranking"),
+    ]:
+        with pytest.raises(InvalidInput, match=message) as refused:
+            adjudicate(membership=reviewer, item_id=item.id, choice=choice, strength=strength)
+        assert refused.value.field == field
+    assert not Adjudication.objects.exists()
+    adjudicate(membership=reviewer, item_id=item.id, choice=[[2], [0, 1]], strength="", rationale="three is best")
+    assert (Adjudication.objects.get().choice, Adjudication.objects.get().strength) == ([[2], [0, 1]], "")
+    adjudicate(membership=reviewer, item_id=item.id, choice=[[0, 1, 2]], strength=None)
+    assert (Adjudication.objects.get().choice, Adjudication.objects.get().strength) == ([[0, 1, 2]], "")
+
+
+def test_a_ranked_item_cannot_become_gold_on_any_surface(project, users, make_items):
+    (item,) = make_items(project, demo_rows(1, kind="preference", responses=THREE))
+    admin = member(project, users["admin"])
+    adjudicate(membership=admin, item_id=item.id, choice=[[2], [0, 1]])
+    for promote in [
+        lambda: gold_from_adjudication(membership=admin, item_id=item.id),
+        lambda: item_set_gold(membership=admin, item_id=item.id, gold={"choice": 2}),
+    ]:
+        with pytest.raises(InvalidInput, match="gold accuracy scores A/B judgments only"):
+            promote()
+    assert not Item.objects.get().is_gold
+    assert gold_errors("preference", {"choice": 0}, THREE) == [("gold", RANKED_GOLD)]  # imports check it too
+
+
+def test_the_adjudication_page_ranks_a_ranked_item(project, users, make_items, browser_client):
+    (item,) = make_items(project, demo_rows(1, kind="preference", responses=THREE))
+    token = login(browser_client, users["admin"])
+    url = f"/p/demo/quality/disputes/{item.id}/"
+    page = browser_client.get(url).content.decode()
+    assert 'name="rank_2"' in page and 'name="strength"' not in page and "Promote to gold" not in page
+    refused = browser_client.post(url, {"rank_0": "1", "rank_1": "²"}, HTTP_X_CSRFTOKEN=token)
+    body = refused.content.decode()
+    assert refused.status_code == 422 and "choice leaves out response 1, 2" in body and 'id="ranking-error"' in body
+    assert not Adjudication.objects.exists()
+    saved = browser_client.post(url, {"rank_0": "2", "rank_1": "1", "rank_2": "2"}, HTTP_X_CSRFTOKEN=token)
+    assert saved.status_code == 200 and Adjudication.objects.get().choice == [[1], [0, 2]]
+    assert '<option value="1" selected>1</option>' in browser_client.get(url).content.decode()
+    gold = browser_client.post(url, {"action": "gold"}, HTTP_X_CSRFTOKEN=token)
+    assert gold.status_code == 422 and "gold accuracy scores A/B judgments only" in gold.content.decode()

@@ -76,7 +76,35 @@ def judged(project, users, make_items):
             )
         elif annotation.annotator != users["outsider"]:
             review_decide(membership=reviewer, annotation_id=annotation.id, decision="accept")
+    better = Annotation.objects.get(payload__better_response="best")
+    review_decide(membership=reviewer, annotation_id=better.id, decision="accept")
     adjudicate(membership=reviewer, item_id=Item.objects.get(prompt="Disputed").id, choice=1, strength="strong")
+    return project
+
+
+IMPORTED_TURNS = [
+    {"role": "user", "content": "What is the capital of France?"},
+    {"role": "assistant", "content": "Imported reply: Lyon, I believe."},
+    {"role": "user", "content": "Are you sure?"},
+]
+WRITTEN_TURNS = [
+    {"role": "assistant", "content": "Written: no, it is Paris."},
+    {"role": "user", "content": "And of Italy?"},
+    {"role": "assistant", "content": "Written: Rome."},
+]
+
+
+@pytest.fixture
+def multiturn(project, users, make_items):
+    """A demonstration imported as a conversation with an assistant turn, answered with a follow-up and accepted."""
+    make_items(project, [{"kind": "demonstration", "messages": IMPORTED_TURNS, "task_type": "chat"}])
+    work(
+        project,
+        users["ann1"],
+        lambda item: {"response": WRITTEN_TURNS[0]["content"], "continuation": WRITTEN_TURNS[1:]},
+    )
+    reviewer = Membership.objects.get(project=project, user=users["reviewer"])
+    review_decide(membership=reviewer, annotation_id=Annotation.objects.get().id, decision="accept")
     return project
 
 

@@ -24,7 +24,8 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
 
 def sft_row(word):
     return {
-        "messages": [{"role": "user", "content": f"Say {word}"}, {"role": "assistant", "content": f"{word} {word}"}]
+        "prompt": [{"role": "user", "content": f"Say {word}"}],
+        "completion": [{"role": "assistant", "content": f"{word} {word}"}],
     }
 
 
@@ -170,7 +171,7 @@ def test_domain_sft_mixes_general_rows_back_in_at_the_configured_share(tmp_path,
     rows = [{**sft_row(("lease", w)), "domain": "legal"} for w in WORDS[:10]] * 3
     rows += [{**sft_row((w, "x")), "domain": "general"} for w in WORDS] * 7
     mixed = domain_mix(Dataset.from_list(rows), "legal", 0.2, seed=0)
-    assert len(mixed) == 30 + 8 and mixed.column_names == ["messages"]
+    assert len(mixed) == 30 + 8 and mixed.column_names == ["prompt", "completion"]
     write_jsonl(tmp_path / "sft.train.jsonl", rows)
     config = run_config(tmp_path, tiny, stages=["domain_sft"], domain_sft={"domain": "legal", "max_steps": 2})
     metrics = run(config, tmp_path, tmp_path / "out")
@@ -193,3 +194,13 @@ def test_a_crashed_stage_resumes_from_its_last_checkpoint(tmp_path, tiny):
     assert resumed["stages"]["sft"]["steps"] == 6
     logged = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert sorted({row["step"] for row in logged}) == [5, 6]  # steps 1-4 come from the checkpoint, not retraining
+
+
+def test_snapshots_with_messages_rows_still_train(tmp_path, tiny):
+    """Snapshots built before SFT rows were prompt–completion hold `messages`."""
+    from training.pipeline.run import run
+
+    rows = [{"messages": [*row["prompt"], *row["completion"]]} for row in map(sft_row, WORDS)]
+    write_jsonl(tmp_path / "sft.train.jsonl", rows)
+    metrics = run(run_config(tmp_path, tiny, sft={"max_steps": 1}), tmp_path, tmp_path / "out")
+    assert metrics["stages"]["sft"]["train_rows"] == len(WORDS)

@@ -1,3 +1,4 @@
+import html
 import json
 
 import pytest
@@ -30,7 +31,7 @@ def test_an_admin_builds_a_snapshot_from_the_page(judged, users, browser_client,
     download = browser_client.get("/p/demo/snapshots/1/files/sft.train.jsonl")
     assert download["Content-Type"] == "application/x-ndjson" and "attachment" in download["Content-Disposition"]
     assert download["X-Content-Type-Options"] == "nosniff"
-    assert json.loads(b"".join(download.streaming_content).splitlines()[0])["messages"]
+    assert json.loads(b"".join(download.streaming_content).splitlines()[0])["completion"]
     bad = browser_client.post("/p/demo/snapshots/", {**form, "mix_weights": "{oops"}, HTTP_X_CSRFTOKEN=token)
     assert bad.status_code == 422 and "mix_weights" in bad.content.decode()
 
@@ -80,3 +81,23 @@ def test_the_command_builds_with_a_progress_bar(judged, tmp_path, capsys):
     assert snapshot.status == "ready" and snapshot.config["seed"] == 5 and snapshot.config["mix_caps"] == {"code": 1}
     assert snapshot.config["system_prompt"] == "Be brief."
     assert f"hash {snapshot.content_hash}" in out.out and "100%" in out.err
+
+
+@pytest.mark.parametrize(
+    ("field", "junk", "message"),
+    [
+        ("seed", "²", "seed: Enter a whole number."),
+        ("min_agreement", "nan", "min_agreement: Enter a number."),
+        ("mix_weights", "[" * 5000, "mix_weights: JSON nested more than"),
+        ("mix_weights", '{"a": NaN}', "mix_weights: a is not a finite number"),
+        ("mix_weights", '{"a": 1, "*": 0}', "mix_weights: must map a group"),
+        ("pin_eval_from", "9" * 30, "pin_eval_from: Ensure this value is less than or equal to"),
+        ("system_prompt", "bad\x00byte", "system_prompt: Null characters are not allowed."),
+    ],
+)
+def test_the_snapshot_form_names_the_field_of_junk_input(judged, users, browser_client, field, junk, message):
+    token = login(browser_client, users["admin"])
+    response = browser_client.post("/p/demo/snapshots/", {"include_sft": "on", field: junk}, HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 422
+    assert message in html.unescape(response.content.decode())
+    assert not Snapshot.objects.exists()

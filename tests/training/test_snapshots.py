@@ -1,13 +1,18 @@
 import json
+import random
+import threading
 
 import pytest
 from django.core.files.storage import default_storage
 
-from annotation.models import Item
-from tests.training.conftest import build
+from annotation.models import Annotation, Item, Membership
+from annotation.neardup import THRESHOLD, shingles
+from annotation.review import review_decide
+from tests.training.conftest import IMPORTED_TURNS, WRITTEN_TURNS, build, work
 from training.models import Snapshot
 from training.snapshots.aggregate import aggregate
 from training.snapshots.config import snapshot_config
+from training.snapshots.runner import snapshot_build
 from training.snapshots.service import snapshot_create, snapshot_file
 
 pytestmark = pytest.mark.django_db
@@ -23,11 +28,11 @@ def test_a_snapshot_holds_exactly_the_vouched_for_data(judged, users, django_cap
         judged, users["admin"], django_capture_on_commit_callbacks, eval_fraction=0.0, system_prompt="Be kind."
     )
     sft = read_jsonl(snapshot, "sft.train.jsonl")
-    answers = sorted(row["messages"][-1]["content"] for row in sft)
+    answers = sorted(row["completion"][-1]["content"] for row in sft)
     assert "Hi there!" in answers  # the reviewer's edit
     assert not any("by outsider" in a or "by ann2" in a and "hello" in a.lower() for a in answers)  # pending, rejected
     assert "best" in answers  # a better response is an SFT row too
-    assert all(row["messages"][0] == {"role": "system", "content": "Be kind."} for row in sft)
+    assert all(row["prompt"][0] == {"role": "system", "content": "Be kind."} for row in sft)
     refusal = next(row for row in sft if row["safety"] == "should_refuse")
     assert refusal["harm_category"] == "cyber" and refusal["source"] == "refusal"
 
@@ -129,3 +134,158 @@ def test_files_live_under_media_root(judged, users, django_capture_on_commit_cal
     snapshot = build(judged, users["admin"], django_capture_on_commit_callbacks)
     assert default_storage.exists(f"snapshots/demo/v{snapshot.version}/sft.train.jsonl")
     assert snapshot_config(snapshot.config).seed == 0
+
+
+def test_gold_items_of_every_kind_stay_out(project, users, make_items, django_capture_on_commit_callbacks):
+    project.gold_rate = 1.0
+    project.save()
+    make_items(
+        project,
+        [
+            {"kind": "demonstration", "prompt": "Gold question", "gold": {"response": "Gold answer"}},
+            {"kind": "demonstration", "prompt": "Plain question"},
+        ],
+    )
+    work(project, users["ann1"], lambda item: {"response": f"{item.prompt}: written"})
+    reviewer = Membership.objects.get(project=project, user=users["reviewer"])
+    for annotation in Annotation.objects.all():
+        review_decide(membership=reviewer, annotation_id=annotation.id, decision="accept")
+    assert Annotation.objects.filter(item__is_gold=True).exists()
+    snapshot = build(project, users["admin"], django_capture_on_commit_callbacks, eval_fraction=0.0)
+    answers = [row["completion"][-1]["content"] for row in read_jsonl(snapshot, "sft.train.jsonl")]
+    assert answers == ["Plain question: written"] and snapshot.counts["dropped"]["gold"] == 1
+    included = build(project, users["admin"], django_capture_on_commit_callbacks, eval_fraction=0.0, exclude_gold=False)
+    assert len(read_jsonl(included, "sft.train.jsonl")) == 2
+
+
+def test_a_better_response_trains_only_as_reviewed_text(judged, users, django_capture_on_commit_callbacks):
+    best = Annotation.objects.get(payload__better_response="best")
+    Annotation.objects.filter(id=best.id).update(review_status="pending")
+    snapshot = build(judged, users["admin"], django_capture_on_commit_callbacks, eval_fraction=0.0)
+    assert "best" not in [row["completion"][-1]["content"] for row in read_jsonl(snapshot, "sft.train.jsonl")]
+    assert all(row["source"] != "better_response" for row in read_jsonl(snapshot, "dpo.train.jsonl"))
+
+    # Without required review, unreviewed text trains unless rejected; but a dropped label's pairs need a reviewer.
+    judged.require_review = False
+    judged.save()
+    tie = Annotation.objects.filter(item__prompt="Tie").order_by("id").first()
+    Annotation.objects.filter(id=tie.id).update(payload={**tie.payload, "better_response": "better than both"})
+    snapshot = build(judged, users["admin"], django_capture_on_commit_callbacks, eval_fraction=0.0)
+    assert "better than both" in [row["completion"][-1]["content"] for row in read_jsonl(snapshot, "sft.train.jsonl")]
+    chosen = [row["chosen"][0]["content"] for row in read_jsonl(snapshot, "dpo.train.jsonl")]
+    assert "better than both" not in chosen and chosen.count("best") == 2
+    assert snapshot.counts["dropped"]["better_response_pairs_unreviewed"] == 1
+    reviewer = Membership.objects.get(project=judged, user=users["reviewer"])
+    review_decide(membership=reviewer, annotation_id=tie.id, decision="accept")
+    snapshot = build(judged, users["admin"], django_capture_on_commit_callbacks, eval_fraction=0.0)
+    assert [row["chosen"][0]["content"] for row in read_jsonl(snapshot, "dpo.train.jsonl")].count(
+        "better than both"
+    ) == 2
+    review_decide(membership=reviewer, annotation_id=best.id, decision="reject", reason="unhelpful")
+    snapshot = build(judged, users["admin"], django_capture_on_commit_callbacks, eval_fraction=0.0)
+    assert "best" not in [row["completion"][-1]["content"] for row in read_jsonl(snapshot, "sft.train.jsonl")]
+
+
+def test_a_task_type_with_too_few_clusters_stays_in_train(
+    project, users, make_items, django_capture_on_commit_callbacks
+):
+    words = [f"topic{n}" for n in range(16)]
+    rows = [
+        {"kind": "demonstration", "prompt": f"{w} {v} question number {i}", "task_type": "open_qa"}
+        for i, (w, v) in enumerate((w, v) for w in words for v in words[:2])
+    ]
+    rows += [
+        {"kind": "demonstration", "prompt": f"A rare task about {w}", "task_type": "translation"} for w in words[:3]
+    ]
+    make_items(project, rows)
+    snapshot = build(project, users["admin"], django_capture_on_commit_callbacks, eval_fraction=0.1)
+    held_out = set(json.loads(snapshot_file(snapshot, "eval_items.json").read()))
+    rare = set(Item.objects.filter(task_type="translation").values_list("id", flat=True))
+    assert held_out and not held_out & rare
+    assert snapshot.counts["eval_none_of"] == ["translation"]
+    assert "Eval has none of: translation." in snapshot_file(snapshot, "card.md").read().decode()
+
+
+def paraphrases(count, seed=7):
+    """Prompts in families that share most of their words, so many pairs sit near the near-duplicate threshold."""
+    rng = random.Random(seed)
+    vocabulary = [f"w{n}" for n in range(400)]
+    prompts = []
+    while len(prompts) < count:
+        base = rng.sample(vocabulary, rng.randint(12, 24))
+        for _ in range(rng.randint(1, 6)):
+            words = list(base)
+            for _ in range(rng.randint(0, 4)):
+                words[rng.randrange(len(words))] = rng.choice(vocabulary)
+            if rng.random() < 0.3:
+                words = words[rng.randint(1, 3) :]
+            prompts.append(" ".join(words))
+    return list(dict.fromkeys(prompts))[:count]
+
+
+def test_no_eval_prompt_has_a_train_prompt_at_the_threshold(
+    project, users, make_items, django_capture_on_commit_callbacks
+):
+    prompts = paraphrases(300)
+    make_items(
+        project,
+        [
+            {"kind": "demonstration", "prompt": p, "task_type": ["open_qa", "code", "chat"][i % 3]}
+            for i, p in enumerate(prompts)
+        ],
+    )
+    sets = {item_id: set(shingles(prompt)) for item_id, prompt in Item.objects.values_list("id", "prompt")}
+    near = sum(
+        THRESHOLD - 0.15 <= len(a & b) / len(a | b) < THRESHOLD + 0.15
+        for i, a in enumerate(sets.values())
+        for b in list(sets.values())[i + 1 :]
+    )
+    assert near > 50  # the data puts many pairs near the threshold, where MinHash LSH misses some
+    for seed in range(3):
+        snapshot = build(project, users["admin"], django_capture_on_commit_callbacks, eval_fraction=0.3, seed=seed)
+        held_out = set(json.loads(snapshot_file(snapshot, "eval_items.json").read()))
+        assert held_out
+        for eval_id in held_out:
+            for train_id in sets.keys() - held_out:
+                a, b = sets[eval_id], sets[train_id]
+                assert len(a & b) / len(a | b) < THRESHOLD, (eval_id, train_id)
+    assert "no eval prompt has a train prompt" in snapshot_file(snapshot, "card.md").read().decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_build_reads_the_data_of_one_moment(judged, users):
+    """A review decided while the build runs (from another connection) is not half in it; progress still shows."""
+    pending = Annotation.objects.filter(annotator=users["outsider"], kind="demonstration").first()
+    reviewer = Membership.objects.get(project=judged, user=users["reviewer"])
+    snapshot = snapshot_create(project=judged, user=users["admin"], config={"eval_fraction": 0.0}, queue=False)
+
+    def on_progress(stage, fraction):
+        if stage == "mixing":
+            accept = threading.Thread(
+                target=review_decide, kwargs={"membership": reviewer, "annotation_id": pending.id, "decision": "accept"}
+            )
+            accept.start()
+            accept.join()
+
+    snapshot = snapshot_build(snapshot.id, on_progress=on_progress)
+    assert Annotation.objects.get(id=pending.id).review_status == "accepted"
+    assert snapshot.status == "ready" and snapshot.stage == "ready"
+    assert snapshot.counts["sources"]["sft"]["demonstration"] == 5  # as when the build began
+
+
+def test_a_multi_turn_demonstration_trains_only_on_what_the_annotator_wrote(
+    multiturn, users, django_capture_on_commit_callbacks
+):
+    import io
+
+    import pyarrow.parquet as pq
+
+    snapshot = build(
+        multiturn, users["admin"], django_capture_on_commit_callbacks, eval_fraction=0.0, system_prompt="Be kind."
+    )
+    (row,) = read_jsonl(snapshot, "sft.train.jsonl")
+    assert row["prompt"] == [{"role": "system", "content": "Be kind."}, *IMPORTED_TURNS]  # context, never a target
+    assert row["completion"] == WRITTEN_TURNS and "messages" not in row
+    assert pq.read_table(io.BytesIO(snapshot_file(snapshot, "sft.train.parquet").read())).to_pylist() == [row]
+    card = snapshot_file(snapshot, "card.md").read().decode()
+    assert "`prompt` / `completion`" in card and "loss covers only what annotators wrote" in card

@@ -9,6 +9,7 @@ from pathlib import Path
 from training.pipeline.config import RunConfig, StageSettings
 
 DEFAULT_LR = {("sft", True): 2e-4, ("dpo", True): 5e-5, ("sft", False): 2e-5, ("dpo", False): 5e-6}
+SFT_COLUMNS = ("prompt", "completion", "messages")  # `messages`: snapshots built before SFT rows were prompt–completion
 
 
 @dataclass
@@ -17,13 +18,15 @@ class StageResult:
     model_dir: Path  # a full model (merged when LoRA was used): where the next stage starts
 
 
-def _load_split(snapshot: Path, kind: str, split: str, columns: list[str]):
+def _load_split(snapshot: Path, kind: str, split: str, columns: tuple[str, ...]):
+    """The split's rows with those of `columns` the file has."""
     from datasets import load_dataset
 
     path = snapshot / f"{kind}.{split}.jsonl"
     if not path.exists() or path.stat().st_size == 0:
         return None
-    return load_dataset("json", data_files=str(path), split="train").select_columns(columns)
+    rows = load_dataset("json", data_files=str(path), split="train")
+    return rows.select_columns([column for column in columns if column in rows.column_names])
 
 
 def _log_callback(log_path: Path, stage: str):
@@ -151,11 +154,11 @@ def domain_mix(rows, domain: str, general_share: float, seed: int):
     wanted = min(len(general), round(len(own) * general_share / (1 - general_share)))
     from datasets import concatenate_datasets
 
-    return concatenate_datasets([own, general.select(range(wanted))]).select_columns(["messages"])
+    return concatenate_datasets([own, general.select(range(wanted))]).remove_columns("domain")
 
 
 def run_sft(config: RunConfig, choices: dict, snapshot: Path, start: str, folder: Path, *, merge: bool) -> StageResult:
-    """Supervised fine-tuning on the snapshot's conversations, loss on assistant turns only."""
+    """Supervised fine-tuning on the snapshot's conversations, loss only on the assistant turns annotators wrote."""
     return _sft(config, config.sft, "sft", choices, snapshot, start, folder, merge=merge, domain=None)
 
 
@@ -165,11 +168,22 @@ def run_domain_sft(config: RunConfig, choices: dict, snapshot: Path, start: str,
     return _sft(config, settings, "domain_sft", choices, snapshot, start, folder, merge=merge, domain=settings)
 
 
-def _sft(config, settings, stage, choices, snapshot, start, folder, *, merge, domain) -> StageResult:
+def sft_trainer(
+    config: RunConfig,
+    settings: StageSettings,
+    stage: str,
+    choices: dict,
+    snapshot: Path,
+    start: str,
+    folder: Path,
+    domain=None,
+):
+    """The stage's SFTTrainer and its number of rows. A prompt–completion row trains only on its completion's
+    assistant turns (TRL's completion and assistant masks together); the prompt, imported turns included, is context."""
     from transformers import AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    columns = ["messages", "domain"] if domain else ["messages"]
+    columns = (*SFT_COLUMNS, "domain") if domain else SFT_COLUMNS
     train = _load_split(snapshot, "sft", "train", columns)
     if train is None:
         raise ValueError(f"{snapshot}/sft.train.jsonl is missing or empty")
@@ -177,7 +191,7 @@ def _sft(config, settings, stage, choices, snapshot, start, folder, *, merge, do
     if domain:
         train = domain_mix(train, domain.domain, domain.general_share, config.seed)
         evaluation = evaluation.filter(lambda row: row["domain"] == domain.domain) if evaluation is not None else None
-        evaluation = evaluation.select_columns(["messages"]) if evaluation is not None and len(evaluation) else None
+        evaluation = evaluation.remove_columns("domain") if evaluation is not None and len(evaluation) else None
     tokenizer = AutoTokenizer.from_pretrained(start)
     args = SFTConfig(
         **_common_args(config, choices, settings, "sft", folder, evaluation is not None),
@@ -185,9 +199,15 @@ def _sft(config, settings, stage, choices, snapshot, start, folder, *, merge, do
         packing=choices["packing"],
     )
     trainer = _trainer(SFTTrainer, args, config, choices, start, tokenizer, folder, stage, train, evaluation)
-    before = trainer.evaluate()["eval_loss"] if evaluation is not None else None
+    return trainer, len(train)
+
+
+def _sft(config, settings, stage, choices, snapshot, start, folder, *, merge, domain) -> StageResult:
+    trainer, train_rows = sft_trainer(config, settings, stage, choices, snapshot, start, folder, domain)
+    has_eval = trainer.eval_dataset is not None
+    before = trainer.evaluate()["eval_loss"] if has_eval else None
     train_metrics, wall = _trainer_run(trainer, folder)
-    after = trainer.evaluate()["eval_loss"] if evaluation is not None else None
+    after = trainer.evaluate()["eval_loss"] if has_eval else None
     tokens = int(getattr(trainer, "_total_train_tokens", 0))
     metrics = {
         "train_loss": train_metrics.get("train_loss"),
@@ -197,10 +217,10 @@ def _sft(config, settings, stage, choices, snapshot, start, folder, *, merge, do
         "tokens_per_s": tokens / wall if wall else None,
         "wall_s": wall,
         "steps": trainer.state.global_step,
-        "train_rows": len(train),
+        "train_rows": train_rows,
         "peak_memory_mb": _peak_memory_mb(),
     }
-    return StageResult(metrics, _finish(trainer, folder, tokenizer, merge))
+    return StageResult(metrics, _finish(trainer, folder, trainer.processing_class, merge))
 
 
 def run_dpo(config: RunConfig, choices: dict, snapshot: Path, start: str, folder: Path, *, merge: bool) -> StageResult:
@@ -208,7 +228,7 @@ def run_dpo(config: RunConfig, choices: dict, snapshot: Path, start: str, folder
     from transformers import AutoTokenizer
     from trl import DPOConfig, DPOTrainer
 
-    columns = ["prompt", "chosen", "rejected"]
+    columns = ("prompt", "chosen", "rejected")
     train = _load_split(snapshot, "dpo", "train", columns)
     if train is None:
         raise ValueError(f"{snapshot}/dpo.train.jsonl is missing or empty")

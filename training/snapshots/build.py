@@ -13,11 +13,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from annotation.neardup import index_project
+from annotation.payloads import RANKED_FROM
 from annotation.taxonomy import PAIRWISE_KINDS
 from training import selectors
-from training.snapshots.aggregate import aggregate
+from training.snapshots.aggregate import pair_labels
 from training.snapshots.card import write_card
-from training.snapshots.config import SnapshotConfig
+from training.snapshots.config import SnapshotConfig, tokenizer_source
 from training.snapshots.files import SplitWriter, content_hash
 from training.snapshots.mix import chosen_rows
 from training.snapshots.split import eval_items
@@ -48,10 +50,15 @@ class BuildResult:
 
 
 class _Rows:
-    """A stream of (…, item id, …) rows in item order, consumed one item at a time."""
+    """A stream of (…, item id, …) rows in item order, consumed one item at a time. Close it inside the reading
+    transaction: on PostgreSQL an unfinished stream is a server-side cursor, and one closed later (when it is
+    garbage-collected) breaks whatever transaction the connection is in by then."""
 
     def __init__(self, rows: Iterator, item_position: int = 1):
         self.rows, self.at, self.pending = rows, item_position, next(rows, None)
+
+    def close(self) -> None:
+        self.rows.close()
 
     def for_item(self, item_id: int) -> list:
         found = []
@@ -76,8 +83,9 @@ class _Builder:
         self.project, self.config, self.folder, self.progress = project, config, folder, progress
         self.stats = Stats()
         progress("splitting", 0.0)
-        strata = selectors.item_strata(project).iterator(chunk_size=selectors.CHUNK)
-        self.eval = eval_items(strata, fraction=config.eval_fraction, seed=config.seed, pinned=pinned_eval)
+        strata = selectors.item_strata(project, exclude_gold=config.exclude_gold).iterator(chunk_size=selectors.CHUNK)
+        split = eval_items(strata, fraction=config.eval_fraction, seed=config.seed, pinned=pinned_eval)
+        self.eval, self.train_only = split.eval, split.train_only
         progress("mixing", 0.05)
         self.kept = self._mix()
         kinds = [kind for kind, wanted in (("sft", config.include_sft), ("dpo", config.include_dpo)) if wanted]
@@ -88,16 +96,16 @@ class _Builder:
         if not config.include_sft or not (config.mix_weights or config.mix_caps):
             return None
         group = f"item__{config.mix_by}"
-        rows = list(selectors.accepted_writing(self.project).values_list("id", "item_id", group))
-        rows += list(
-            selectors.export_better_responses(
-                self.project, include_model_review=config.include_model_review
-            ).values_list("id", "item_id", group)
-        )
+        gold = {"item__is_gold": False} if config.exclude_gold else {}
+        rows = list(selectors.accepted_writing(self.project).filter(**gold).values_list("id", "item_id", group))
+        better = selectors.better_responses(self.project, include_model_review=config.include_model_review)
+        rows += list(better.filter(**gold).values_list("id", "item_id", group))
         train = ((row_id, value or "(none)") for row_id, item_id, value in rows if item_id not in self.eval)
         return chosen_rows(train, weights=config.mix_weights, caps=config.mix_caps, seed=config.seed)
 
-    def _sft(self, split: str, item: tuple, messages: list[dict], source: str, source_id: int) -> None:
+    def _sft(self, split: str, item: tuple, prompt: list[dict], completion: list[dict], source: str, source_id: int):
+        """A row in TRL's conversational prompt–completion form: `completion` is only what the annotator wrote, so
+        imported turns (assistant ones included) are context and never a training target."""
         if ("sft", split) not in self.writers:
             return
         if split == "train" and self.kept is not None and source_id not in self.kept:
@@ -106,7 +114,8 @@ class _Builder:
         item_id, kind, _, _, task_type, domain, safety, harm_category = item[:8]
         self.writers["sft", split].write(
             {
-                "messages": messages,
+                "prompt": prompt,
+                "completion": completion,
                 "task_type": task_type,
                 "source": source,
                 "source_ids": [source_id],
@@ -124,7 +133,7 @@ class _Builder:
             stats.harm_categories[f"{safety}:{harm_category}"] += 1
         if split == "train":
             stats.mix_groups[(domain if self.config.mix_by == "domain" else task_type) or "(none)"] += 1
-        stats.sft_lengths.append(len(messages[-1]["content"]))
+        stats.sft_lengths.append(sum(len(turn["content"]) for turn in completion))
 
     def _dpo(self, split: str, item: tuple, prompt: list[dict], chosen: str, rejected: str, source: str, ids, label):
         if ("dpo", split) not in self.writers:
@@ -142,6 +151,7 @@ class _Builder:
                 "domain": domain,
                 "agreement": label.agreement if label else None,
                 "votes": label.votes if label else 0,
+                "backing": label.backing if label else 0,
                 "adjudicated": bool(label and label.adjudicated),
             }
         )
@@ -155,58 +165,83 @@ class _Builder:
             stats.agreement.append(label.agreement)
             stats.adjudicated += label.adjudicated
 
+    def _labels(self, item_id: int, count: int, votes: list, adjudications: dict) -> list:
+        """The item's settled (chosen, rejected, label) pairs; counts what the aggregation policy left out."""
+        config = self.config
+        judgments = [
+            (score, {"choice": choice} if ranking is None else {"ranking": ranking})
+            for _, _, score, _, ranking, choice in votes
+        ]
+        labels = pair_labels(
+            count,
+            judgments,
+            ties=config.ties,
+            min_agreement=config.min_agreement,
+            min_strength=config.min_strength,
+            adjudication=adjudications.get(item_id),
+        )
+        if not labels:
+            self.stats.dropped["not_agreed"] += 1
+        elif count >= RANKED_FROM and (unsettled := count * (count - 1) // 2 - len(labels)):
+            self.stats.dropped["ranked_pairs_not_agreed"] += unsettled
+        return labels
+
     def run(self) -> list[Path]:
         config, project = self.config, self.project
         adjudications = selectors.adjudicated(project)
         writing = _Rows(selectors.export_writing(project))
         judgments = _Rows(selectors.export_judgments(project, include_model_review=config.include_model_review))
+        better_rows = _Rows(
+            selectors.export_better_responses(project, include_model_review=config.include_model_review)
+        )
+        try:
+            self._write(writing, judgments, better_rows, adjudications)
+        finally:
+            for rows in (writing, judgments, better_rows):
+                rows.close()
+        self.progress("writing parquet", 0.9)
+        return [path for writer in self.writers.values() for path in writer.close()]
+
+    def _write(self, writing: _Rows, judgments: _Rows, better_rows: _Rows, adjudications: dict) -> None:
+        config, project = self.config, self.project
         total = max(1, project.items.count())
         for position, item in enumerate(selectors.export_items(project), start=1):
             if position % 5000 == 0:
                 self.progress("writing rows", 0.1 + 0.8 * position / total)
             item_id, kind, prompt, messages, _, _, _, _, responses, is_gold, _ = item
-            split = "eval" if item_id in self.eval else "train"
-            prompt_turns = _turns(prompt, messages, config.system_prompt)
-            for annotation_id, _, payload in writing.for_item(item_id):
-                continuation = payload.get("continuation", [])
-                turns = prompt_turns + _assistant(payload["response"]) + continuation
-                self._sft(split, item, turns, kind, annotation_id)
-            votes = judgments.for_item(item_id)
-            if kind not in PAIRWISE_KINDS or not votes:
-                continue
             if config.exclude_gold and is_gold:
                 self.stats.dropped["gold"] += 1
                 continue
-            label = aggregate(
-                [score for _, _, score, _ in votes],
-                ties=config.ties,
-                min_agreement=config.min_agreement,
-                min_strength=config.min_strength,
-                adjudication=adjudications.get(item_id),
-            )
-            if label is None:
-                self.stats.dropped["not_agreed"] += 1
-            else:
-                texts = [responses[0]["text"], responses[1]["text"]]
-                ids = [annotation_id for annotation_id, _, _, _ in votes]
-                chosen, rejected = texts[label.winner], texts[1 - label.winner]
-                self._dpo(split, item, prompt_turns, chosen, rejected, kind, ids, label)
-            for annotation_id, _, _, better in votes:
-                if better:
-                    self._sft(split, item, prompt_turns + _assistant(better), "better_response", annotation_id)
-                    for original in responses[:2]:
-                        self._dpo(
-                            split,
-                            item,
-                            prompt_turns,
-                            better,
-                            original["text"],
-                            "better_response",
-                            [annotation_id],
-                            None,
-                        )
-        self.progress("writing parquet", 0.9)
-        return [path for writer in self.writers.values() for path in writer.close()]
+            split = "eval" if item_id in self.eval else "train"
+            prompt_turns = _turns(prompt, messages, config.system_prompt)
+            for annotation_id, _, payload in writing.for_item(item_id):
+                written = _assistant(payload["response"]) + payload.get("continuation", [])
+                self._sft(split, item, prompt_turns, written, kind, annotation_id)
+            votes = judgments.for_item(item_id)
+            if kind not in PAIRWISE_KINDS or not votes:
+                continue
+            ids = [vote[0] for vote in votes]
+            labels = self._labels(item_id, len(responses), votes, adjudications)
+            for chosen, rejected, label in labels:
+                self._dpo(
+                    split, item, prompt_turns, responses[chosen]["text"], responses[rejected]["text"], kind, ids, label
+                )
+            for annotation_id, _, better, accepted in better_rows.for_item(item_id):
+                self._sft(split, item, prompt_turns, _assistant(better), "better_response", annotation_id)
+                if not labels and not accepted:
+                    self.stats.dropped["better_response_pairs_unreviewed"] += 1
+                    continue
+                for original in responses:
+                    self._dpo(
+                        split,
+                        item,
+                        prompt_turns,
+                        better,
+                        original["text"],
+                        "better_response",
+                        [annotation_id],
+                        None,
+                    )
 
 
 def build_snapshot(
@@ -218,12 +253,20 @@ def build_snapshot(
     code_version: str = "",
     progress: Callable[[str, float], None] = lambda stage, fraction: None,
 ) -> BuildResult:
-    """Write the snapshot's files into `folder` and return their counts and content hash."""
+    """Write the snapshot's files into `folder` and return their counts and content hash.
+
+    Every item is indexed for near-duplicates first; then all the build's rows are read in one consistent
+    transaction, so the split, the votes and the reviews it sees are those of one moment.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    builder = _Builder(project, config, folder, pinned_eval, progress)
-    data_files = builder.run()
+    progress("indexing near-duplicates", 0.0)
+    index_project(project)
+    with selectors.consistent_reads():
+        builder = _Builder(project, config, folder, pinned_eval, progress)
+        data_files = builder.run()
     digest = content_hash(data_files)
     counts = summary(builder.stats, config)
+    counts["eval_none_of"] = builder.train_only
     if config.template_tokenizer:
         progress("checking the chat template", 0.92)
         counts["template_check"] = template_check(folder, config)
@@ -246,7 +289,7 @@ def template_check(folder: Path, config: SnapshotConfig) -> dict:
             "training.pipeline.template_check",
             str(folder),
             "--tokenizer",
-            config.template_tokenizer,
+            tokenizer_source(config.template_tokenizer),
             "--max-length",
             str(config.template_max_length),
         ],

@@ -3,10 +3,11 @@
 import json
 from pathlib import Path
 
+from annotation.neardup import SHINGLE_WORDS, THRESHOLD
 from training.snapshots.config import SnapshotConfig
 
 FORMATS = {
-    "sft": "conversational `messages` (SFTTrainer reads them as they are)",
+    "sft": "conversational `prompt` / `completion` (SFTTrainer reads them as they are)",
     "dpo": "conversational `prompt` / `chosen` / `rejected` (DPOTrainer reads them as they are)",
 }
 
@@ -55,17 +56,28 @@ def _markdown(card: dict) -> str:
         "## What went in",
         "",
         "- SFT: demonstrations and refusal cases accepted by a reviewer (or not rejected, when the project needs no "
-        "review), with reviewer edits applied; and responses annotators wrote as better than both candidates.",
+        "review), with reviewer edits applied; and responses annotators wrote as better than the candidates, under "
+        "the same review rule. Each row's `prompt` is the conversation so far (the system prompt, the imported "
+        "turns, assistant turns included) and its `completion` the turns the annotator wrote (the answer and any "
+        "follow-up turns), so the loss covers only what annotators wrote: SFTTrainer masks the prompt by default "
+        "(`completion_only_loss`), and with `assistant_only_loss` also the annotator's follow-up user turns.",
         f"- DPO: pairwise items where a strict majority holds at least {config['min_agreement']:.0%} of the votes "
         f"(tie votes {'left out of' if config['ties'] == 'ignore' else 'counted in'} the vote) "
-        f"with a median strength of at least “{config['min_strength']}”; an adjudicated label overrides the votes"
+        f"with a median strength of at least “{config['min_strength']}”; an adjudicated label overrides the votes; "
+        "a ranked item (three or more responses) gives a row for every pair of its responses settled by the same "
+        "rule, each pair voted on by every ranking (a ranking has no strength, so the strength rule is for A/B items)"
         f"{'; gold items excluded' if config['exclude_gold'] else ''}"
         f"{'; model-review judgments included' if config['include_model_review'] else ''}. "
-        "A better response written by an annotator is chosen over each original.",
-        f"- Split: {config['eval_fraction']:.0%} of near-duplicate clusters per task type to eval "
-        f"(seed {config['seed']})"
+        "A better response written by an annotator is chosen over each original; when the item's label was dropped, "
+        "only if a reviewer accepted it.",
+        f"- Gold items of every kind: {'left out' if config['exclude_gold'] else 'included'}.",
+        f"- Split: floor({config['eval_fraction']:.0%} × clusters) whole near-duplicate clusters per task type to "
+        f"eval (seed {config['seed']})"
         + (f", eval pinned to snapshot {config['pin_eval_from']}" if config["pin_eval_from"] else "")
-        + "; a cluster never crosses splits.",
+        + f"; a cluster never crosses splits. Guarantee: no eval prompt has a train prompt whose word {SHINGLE_WORDS}"
+        f"-gram shingles have a Jaccard similarity of {THRESHOLD} or more; every such pair is found exactly at build "
+        "time (an all-pairs similarity join, not a MinHash estimate) and kept in one cluster.",
+        "- Eval has none of: " + (", ".join(card["eval_none_of"]) or "(every task type has eval rows)") + ".",
         "",
         "## Counts",
         "",

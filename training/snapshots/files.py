@@ -11,7 +11,8 @@ MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())])
 SCHEMAS = {
     "sft": pa.schema(
         [
-            ("messages", MESSAGES),
+            ("prompt", MESSAGES),
+            ("completion", MESSAGES),
             ("task_type", pa.string()),
             ("source", pa.string()),
             ("source_ids", pa.list_(pa.int64())),
@@ -33,6 +34,7 @@ SCHEMAS = {
             ("domain", pa.string()),
             ("agreement", pa.float64()),
             ("votes", pa.int64()),
+            ("backing", pa.int64()),
             ("adjudicated", pa.bool_()),
         ]
     ),

@@ -1,16 +1,20 @@
 """Building a queued snapshot: the background task's work, and where its files are stored."""
 
 import json
+import queue
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
-from functools import cache
+from contextlib import contextmanager
+from functools import cache, partial
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
+from django.db import connection, connections
 from django.utils import timezone
 
 from training.models import Snapshot
@@ -35,6 +39,38 @@ def code_version() -> str:
         return ""
 
 
+def _record_progress(snapshot_id: int, stage: str, fraction: float) -> None:
+    Snapshot.objects.filter(id=snapshot_id).update(
+        stage=stage, progress=round(fraction, 3), heartbeat_at=timezone.now()
+    )
+
+
+@contextmanager
+def _progress_recorder(snapshot_id: int):
+    """A function that records progress (and the heartbeat). Outside a transaction it writes from a thread with a
+    connection of its own: the build reads in one long transaction, and what it wrote there would show only at
+    its end."""
+    if connection.in_atomic_block:
+        yield partial(_record_progress, snapshot_id)
+        return
+    updates: queue.SimpleQueue = queue.SimpleQueue()
+
+    def work() -> None:
+        try:
+            while (update := updates.get()) is not None:
+                _record_progress(snapshot_id, *update)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=work, name="snapshot-progress", daemon=True)
+    thread.start()
+    try:
+        yield lambda stage, fraction: updates.put((stage, fraction))
+    finally:
+        updates.put(None)
+        thread.join()
+
+
 def _pinned_eval(snapshot: Snapshot) -> set[int] | None:
     pinned_id = snapshot.config.get("pin_eval_from")
     if pinned_id is None:
@@ -53,17 +89,16 @@ def snapshot_build(snapshot_id: int, on_progress=None) -> Snapshot:
     )
     last = [0.0]
 
-    def progress(stage: str, fraction: float) -> None:
-        if on_progress:
-            on_progress(stage, fraction)
-        if time.monotonic() - last[0] >= PROGRESS_EVERY_S:
-            last[0] = time.monotonic()
-            Snapshot.objects.filter(id=snapshot.id).update(
-                stage=stage, progress=round(fraction, 3), heartbeat_at=timezone.now()
-            )
-
     try:
-        with tempfile.TemporaryDirectory(prefix="snapshot-") as workdir:
+        with tempfile.TemporaryDirectory(prefix="snapshot-") as workdir, _progress_recorder(snapshot.id) as record:
+
+            def progress(stage: str, fraction: float) -> None:
+                if on_progress:
+                    on_progress(stage, fraction)
+                if time.monotonic() - last[0] >= PROGRESS_EVERY_S:
+                    last[0] = time.monotonic()
+                    record(stage, fraction)
+
             result = build_snapshot(
                 snapshot.project,
                 snapshot_config(snapshot.config),
