@@ -11,15 +11,17 @@ from collections import Counter
 from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, Value, When
 from django.http import Http404
 from django.utils import timezone
 
+from annotation.drafts import draft_resume
 from annotation.errors import Conflict, Gone, InvalidInput
 from annotation.metrics.coverage import under_covered_cached
 from annotation.models import Annotation, Assignment, Item, Project
 from annotation.payloads import preference_columns, validate_payload
 from annotation.taxonomy import PAIRWISE_KINDS
+from annotation.text import clean
 
 Status = Assignment.Status
 MAX_TIME_SPENT_MS = 24 * 3600 * 1000
@@ -28,6 +30,7 @@ MAX_SKIP_REASON = 500
 
 REPEAT_AFTER = 10  # a repeat re-shows an item judged at least this many assignments ago
 REPEAT_WINDOW = 50
+RESUME_TRIES = 5  # lapsed drafts looked at per request, newest first
 
 
 def _release_slots(item_ids) -> None:
@@ -68,13 +71,19 @@ def _pick(project: Project, user, *, gold: bool) -> Item | None:
 
 def _claim(project: Project, user) -> Assignment | None:
     now = timezone.now()
-    current = (
+    live = Q(status=Status.ACTIVE, expires_at__gt=now)
+    # One query finds the live assignment or, failing that, the lapsed ones whose drafts could come back.
+    mine = (
         Assignment.objects.select_related("project", "item", "draft")
-        .filter(project=project, annotator=user, status=Status.ACTIVE, expires_at__gt=now)
-        .first()
+        .select_for_update(of=("self",))
+        .filter(live | Q(status__in=[Status.ACTIVE, Status.EXPIRED], draft__isnull=False))
+        .filter(project=project, annotator=user)
+        .annotate(live=Case(When(live, then=Value(1)), default=Value(0), output_field=IntegerField()))
+        .order_by("-live", "-draft__updated_at")
     )
-    if current:
-        return current
+    for assignment in mine[:RESUME_TRIES]:
+        if assignment.live or draft_resume(assignment):
+            return assignment
     if project.repeat_rate and random.random() < project.repeat_rate and (repeat := _repeat(project, user, now)):
         return repeat
     want_gold = project.gold_rate > 0 and random.random() < project.gold_rate
@@ -127,7 +136,9 @@ def _repeat(project: Project, user, now) -> Assignment | None:
 
 
 def assignment_next(*, project: Project, user) -> Assignment | None:
-    """The annotator's live assignment, or a new one on the item nearest completion; None when nothing is left."""
+    """The annotator's live assignment; else a lapsed one with a draft, leased again so that the text comes back
+    (`resumed` set), while its item has room; else a new one on the item nearest completion; None when nothing
+    is left. Every surface (API, web page, next after submit) gets its work here."""
     leases_reclaim(project=project)
     for _ in range(3):
         try:
@@ -152,7 +163,7 @@ def _locked_assignment(assignment_id: int, user) -> Assignment:
 
 def assignment_skip(*, assignment_id: int, user, reason: str) -> Assignment:
     """Give the item back with a reason; the annotator will not be offered it again."""
-    reason = (reason or "").strip()
+    reason = clean(reason or "", "reason").strip()
     if not reason:
         raise InvalidInput("Say why you skip this item.", field="reason")
     if len(reason) > MAX_SKIP_REASON:
@@ -186,6 +197,7 @@ def annotation_submit(
     *, assignment_id: int, user, client_id: uuid.UUID, payload, time_spent_ms: int | None = None
 ) -> tuple[Annotation, bool]:
     """Record the annotator's work once; a retry with the same client_id returns the first result (created=False)."""
+    payload = clean(payload, "payload")
     if time_spent_ms is not None and not 0 <= time_spent_ms <= MAX_TIME_SPENT_MS:
         raise InvalidInput(f"time_spent_ms must be between 0 and {MAX_TIME_SPENT_MS}.", field="time_spent_ms")
     try:

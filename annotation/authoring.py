@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from annotation.errors import InvalidInput
+from annotation.assignment import MAX_TIME_SPENT_MS
+from annotation.errors import Conflict, InvalidInput
 from annotation.item_import import index_later
 from annotation.item_validation import LineErrors, normalise_text, validate_item
 from annotation.models import Annotation, Assignment, Item, Paraphrase, Passage, Project
 from annotation.payloads import validate_payload
 from annotation.taxonomy import MAX_TEXT_CHARS, Kind, Safety
+from annotation.text import clean, clean_fields
 
 
 @dataclass
@@ -30,6 +32,8 @@ def _item_fields(project: Project, row: dict, prefix: str) -> dict:
 
 
 def _create_with_annotation(*, project, user, fields, payload, client_id, time_spent_ms, passage=None) -> Annotation:
+    if time_spent_ms is not None and not 0 <= time_spent_ms <= MAX_TIME_SPENT_MS:
+        raise InvalidInput(f"time_spent_ms must be between 0 and {MAX_TIME_SPENT_MS}.", field="time_spent_ms")
     item = Item(project=project, authored_by=user, passage=passage, **fields)
     payload = validate_payload(item=item, project=project, payload=payload)
     item.completed_count, item.open_slots = 1, project.overlap - 1
@@ -56,9 +60,11 @@ def _create_with_annotation(*, project, user, fields, payload, client_id, time_s
 
 
 def _earlier(client_id: uuid.UUID, user) -> list[Annotation] | None:
-    first = Annotation.objects.filter(client_id=client_id, annotator=user).first()
+    first = Annotation.objects.filter(client_id=client_id).first()
     if first is None:
         return None
+    if first.annotator_id != user.id:
+        raise Conflict("This client_id was already used for another submission.", field="client_id")
     return [first, *Annotation.objects.filter(item__meta__twin_of=first.item_id, annotator=user)]
 
 
@@ -77,6 +83,9 @@ def demonstration_author(
     time_spent_ms: int | None = None,
 ) -> Authored:
     """Create an instruction the annotator wrote (optionally grounded in a passage) with their response."""
+    instruction, context, response, task_type, domain = clean_fields(
+        instruction=instruction, context=context, response=response, task_type=task_type, domain=domain
+    )
     if earlier := _earlier(client_id, user):
         return Authored(earlier, created=False)
     if not task_type:
@@ -115,6 +124,14 @@ def refusal_pair_author(
     time_spent_ms: int | None = None,
 ) -> Authored:
     """Create a should-refuse prompt with its refusal and, ideally, its benign should-comply twin with its answer."""
+    harmful_prompt, harm_category, refusal, refusal_style, twin_prompt, twin_answer = clean_fields(
+        harmful_prompt=harmful_prompt,
+        harm_category=harm_category,
+        refusal=refusal,
+        refusal_style=refusal_style,
+        twin_prompt=twin_prompt,
+        twin_answer=twin_answer,
+    )
     if earlier := _earlier(client_id, user):
         return Authored(earlier, created=False)
     if twin_prompt.strip() and not twin_answer.strip():
@@ -151,7 +168,7 @@ def refusal_pair_author(
 
 def paraphrase_add(*, item: Item, user, text: str) -> Paraphrase:
     """Add another wording of the item's instruction to its paraphrase group."""
-    text = (text or "").strip()
+    text = clean(text or "", "text").strip()
     if not text:
         raise InvalidInput("Write the paraphrase.", field="text")
     if len(text) > MAX_TEXT_CHARS:

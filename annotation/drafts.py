@@ -1,19 +1,30 @@
-"""Drafts: unsubmitted work saved as the annotator types, guarded against stale overwrites."""
+"""Drafts: unsubmitted work saved as the annotator types, guarded against stale overwrites.
+
+Typing keeps the lease alive: each saved draft renews it to a full `lease_seconds`, but never past
+MAX_LEASE_HOLD after the item was handed out, so an abandoned tab cannot hold an item for ever. A draft whose
+lease ran out anyway is offered back (`draft_resume`) the next time its annotator asks for work.
+"""
 
 import json
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from annotation.errors import Conflict, InvalidInput
-from annotation.models import Assignment, AuthorDraft, Draft, Project
+from annotation.models import Assignment, AuthorDraft, Draft, Item, Project
 from annotation.selectors import own_assignment
+from annotation.text import clean
 
 MAX_DRAFT_BYTES = 200_000
+MAX_LEASE_HOLD = timedelta(hours=8)
+Status = Assignment.Status
 
 
 def _save_versioned(model, key: dict, payload, version: int | None):
     """Create (version None) or replace the draft at `key` if it is still at `version`; else 409."""
+    payload = clean(payload, "payload")
     if not isinstance(payload, dict):
         raise InvalidInput("payload must be a JSON object.", field="payload")
     if len(json.dumps(payload)) > MAX_DRAFT_BYTES:
@@ -38,12 +49,48 @@ def draft_for(*, assignment_id: int, user) -> Draft | None:
     return Draft.objects.filter(assignment=assignment).first()
 
 
-def draft_save(*, assignment_id: int, user, payload, version: int | None) -> Draft:
-    """Save a draft; `version` is the one the client last saw (None for a first save), else 409."""
+def _draft_assignment(assignment_id: int, user) -> Assignment:
     assignment = own_assignment(assignment_id, user)
-    if assignment.status != Assignment.Status.ACTIVE:
+    if assignment.status not in (Status.ACTIVE, Status.EXPIRED):
         raise Conflict(f"This assignment is {assignment.status}; its draft can no longer change.")
+    return assignment
+
+
+def _renew_lease(assignment: Assignment) -> None:
+    lease = timedelta(seconds=Project.objects.values_list("lease_seconds", flat=True).get(id=assignment.project_id))
+    renewed = min(timezone.now() + lease, assignment.created_at + MAX_LEASE_HOLD)
+    if renewed > assignment.expires_at:
+        Assignment.objects.filter(id=assignment.id, status=Status.ACTIVE).update(expires_at=renewed)
+
+
+def draft_save(*, assignment_id: int, user, payload, version: int | None) -> Draft:
+    """Save a draft and renew the lease (up to MAX_LEASE_HOLD); `version` is the one the client last saw
+    (None for a first save), else 409. A lapsed assignment's draft is kept too, to be offered back."""
+    assignment = _draft_assignment(assignment_id, user)
+    draft = _save_versioned(Draft, {"assignment": assignment}, payload, version)
+    _renew_lease(assignment)
+    return draft
+
+
+def draft_keep(*, assignment_id: int, user, payload) -> Draft:
+    """Keep a refused submit's form as the draft over whatever version is stored: it is the newest text."""
+    assignment = _draft_assignment(assignment_id, user)
+    version = Draft.objects.filter(assignment=assignment).values_list("version", flat=True).first()
     return _save_versioned(Draft, {"assignment": assignment}, payload, version)
+
+
+def draft_resume(assignment: Assignment) -> bool:
+    """Lease again a lapsed assignment that has a draft (the caller holds its row lock), so the text typed comes
+    back; False when other annotators have since taken the slot it gave up. Sets `assignment.resumed`."""
+    if assignment.status == Status.EXPIRED and not assignment.item.is_gold and not assignment.repeat_of_id:
+        free = Item.objects.filter(id=assignment.item_id, open_slots__gt=0)
+        if not free.update(open_slots=F("open_slots") - 1):
+            return False
+    assignment.status = Status.ACTIVE
+    assignment.expires_at = timezone.now() + timedelta(seconds=assignment.project.lease_seconds)
+    assignment.save(update_fields=["status", "expires_at", "updated_at"])
+    assignment.resumed = True
+    return True
 
 
 def author_draft_save(*, project: Project, user, mode: str, payload, version: int | None) -> AuthorDraft:

@@ -159,6 +159,7 @@ class Assignment(models.Model):
     repeat_of = models.OneToOneField("self", null=True, blank=True, on_delete=models.CASCADE, related_name="repeat")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    resumed = False  # not stored: set when assignment_next hands back a lapsed assignment for its draft
 
     class Meta:
         constraints = [

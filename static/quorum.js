@@ -1,24 +1,66 @@
-// Quorum workspace: autosave, keyboard shortcuts, time on task, focus after each swap.
+// Quorum workspace: autosave, keyboard shortcuts, time on task, focus after each swap, and failures made visible.
 (() => {
   "use strict";
 
   const SAVE_DELAY_MS = 1500;
   const STRENGTHS = ["slight", "clear", "strong"];
+  const LOGIN_URL = "/login/";
   let timer = null;
   let retryDelay = 2000;
   let shownAt = performance.now();
-  let saving = false;
-  let changedWhileSaving = false;
+  let inFlight = null; // the autosave request under way, a Promise of whether it was stored
+  let pending = false; // the form holds changes the server does not have yet
+  let sessionExpired = false;
+  let leaving = false; // a plain form post is navigating away: its text goes with it
 
   const form = () => document.getElementById("task-form");
-  const csrf = () => JSON.parse(document.body.getAttribute("hx-headers") || "{}")["x-csrftoken"];
+  const autosaved = (f) => Boolean(f && f.dataset.draftUrl);
 
-  function setState(text, state) {
-    const el = document.getElementById("save-state");
-    if (el) {
-      el.textContent = text;
-      el.dataset.state = state;
+  // Read the token at each request: logging in again (in another tab) rotates it, and Django checks a form's
+  // own token field before the header, so the page's token fields are brought up to date as well.
+  function csrf() {
+    const cookie = document.cookie.split("; ").find((part) => part.startsWith("csrftoken="));
+    const token = cookie
+      ? decodeURIComponent(cookie.slice("csrftoken=".length))
+      : JSON.parse(document.body.getAttribute("hx-headers") || "{}")["x-csrftoken"];
+    document.querySelectorAll('input[name="csrfmiddlewaretoken"]').forEach((input) => {
+      input.value = token;
+    });
+    return token;
+  }
+
+  // The status bar of the page: the form's save state, else a line at the top of the page.
+  function setState(text, state, link) {
+    let el = document.getElementById("save-state");
+    if (!el) {
+      el = document.getElementById("request-state") || document.createElement("p");
+      el.id = "request-state";
+      el.className = "error";
+      el.setAttribute("role", "alert");
+      document.getElementById("main")?.prepend(el);
     }
+    el.textContent = text;
+    el.dataset.state = state;
+    if (link) {
+      const a = document.createElement("a");
+      a.href = link;
+      a.target = "_blank";
+      a.rel = "noopener";
+      a.textContent = "Log in (new tab)";
+      el.append(" ", a);
+    }
+  }
+
+  function expired(what) {
+    sessionExpired = true;
+    setState(`Your session has expired: ${what}. Your text is kept on this page.`, "expired", LOGIN_URL);
+  }
+
+  function failure(status, detail) {
+    if (status === 403) return `the server refused it (403 Forbidden${detail ? `: ${detail}` : ""})`;
+    if (status === 404) return "it was not found (404): reload the page";
+    if (status >= 500) return `the server failed (${status})`;
+    return detail || `the server answered ${status}`;
   }
 
   function timeOnTask(f) {
@@ -29,55 +71,81 @@
     if (f.elements.time_spent_ms) f.elements.time_spent_ms.value = timeOnTask(f);
   }
 
-  async function save() {
-    const f = form();
+  function retry() {
     clearTimeout(timer);
-    timer = null;
-    if (!f || !f.dataset.draftUrl) return;
-    if (saving) {
-      changedWhileSaving = true;
-      return;
-    }
-    saving = true;
-    changedWhileSaving = false;
+    timer = setTimeout(save, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, 30000);
+  }
+
+  async function send(f) {
     stampTime(f);
     setState("Saving…", "saving");
+    let response;
+    let body = {};
     try {
-      const response = await fetch(f.dataset.draftUrl, {
+      const headers = { "X-CSRFToken": csrf(), Accept: "application/json" };
+      response = await fetch(f.dataset.draftUrl, {
         method: "POST",
         body: new FormData(f),
-        headers: { "X-CSRFToken": csrf() },
+        headers,
         credentials: "same-origin",
+        redirect: "manual",
       });
-      const body = await response.json().catch(() => ({}));
-      if (response.ok) {
-        if (f.isConnected) f.elements.draft_version.value = body.version;
-        setState("Saved", "saved");
-        retryDelay = 2000;
-      } else if (response.status === 409 || response.status === 400) {
-        setState(body.detail || "Not saved", "conflict");
-      } else {
-        throw new Error(String(response.status));
-      }
+      body = await response.json().catch(() => ({}));
     } catch {
-      setState("Save failed, retrying…", "failed");
-      timer = setTimeout(save, retryDelay);
-      retryDelay = Math.min(retryDelay * 2, 30000);
+      pending = true;
+      setState("Save failed (offline?), retrying…", "failed");
+      retry();
+      return false;
+    }
+    if (response.ok && Number.isInteger(body.version)) {
+      if (f.isConnected) f.elements.draft_version.value = body.version;
+      sessionExpired = false;
+      retryDelay = 2000;
+      setState("Saved", "saved");
+      return true;
+    }
+    pending = true;
+    if (response.status === 401 || response.type === "opaqueredirect") {
+      expired("log in again and it is saved");
+      retry();
+    } else if (response.status === 409 || response.status === 400) {
+      setState(`Not saved: ${body.detail || "the server refused the draft"}`, "conflict");
+    } else {
+      setState(`Save failed: ${failure(response.status, body.detail)}. Retrying…`, "failed");
+      retry();
+    }
+    return false;
+  }
+
+  // One save at a time; resolves to whether the form's text is now on the server.
+  async function save() {
+    clearTimeout(timer);
+    timer = null;
+    const f = form();
+    if (!autosaved(f)) return true;
+    while (inFlight) await inFlight;
+    if (!pending) return true;
+    pending = false;
+    inFlight = send(f);
+    try {
+      return await inFlight;
     } finally {
-      saving = false;
-      if (changedWhileSaving && f.isConnected) schedule();
+      inFlight = null;
     }
   }
 
   function schedule() {
+    pending = true;
     clearTimeout(timer);
-    setState("Editing…", "dirty");
+    if (!sessionExpired) setState("Editing…", "dirty");
     timer = setTimeout(save, SAVE_DELAY_MS);
   }
 
   function start() {
     clearTimeout(timer);
     timer = null;
+    pending = false;
     retryDelay = 2000;
     shownAt = performance.now();
     const f = form();
@@ -88,6 +156,14 @@
       target.focus({ preventScroll: false });
       if (target.tagName === "TEXTAREA") target.setSelectionRange(target.value.length, target.value.length);
     }
+  }
+
+  // A tie has no strength: picking Tie clears a strength picked before, so no error is left that no control fixes.
+  function clearStrengthOnTie(input) {
+    if (input.name !== "choice" || input.value !== "tie" || !input.checked) return;
+    input.form?.querySelectorAll('input[name="strength"]').forEach((radio) => {
+      radio.checked = false;
+    });
   }
 
   function choose(name, value) {
@@ -115,14 +191,26 @@
     el.isContentEditable || el.tagName === "TEXTAREA" || el.tagName === "SELECT" ||
     (el.tagName === "INPUT" && !["radio", "checkbox", "button", "submit"].includes(el.type));
 
+  // Ctrl+Enter submits the form that has focus (the paraphrase box adds a paraphrase, the skip dialog skips).
+  // A form with several decisions (review) is submitted only from a part that names one.
+  function submitFocused(event) {
+    const target = event.target.form || event.target.closest?.("form") || form();
+    if (!target) return;
+    event.preventDefault();
+    if (!target.hasAttribute("data-needs-submitter")) {
+      target.requestSubmit();
+      return;
+    }
+    const part = event.target.closest?.("[data-submit-with]");
+    const button = part && target.querySelector(`button[name="decision"][value="${part.dataset.submitWith}"]`);
+    if (button) target.requestSubmit(button);
+    else setState("Choose a decision: Accept, Reject, or Save edit and accept (Ctrl+Enter works in the edit box).", "conflict");
+  }
+
   document.addEventListener("keydown", (event) => {
     const f = form();
     if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
-      const target = event.target.closest("dialog form") || f;
-      if (target) {
-        event.preventDefault();
-        target.requestSubmit();
-      }
+      submitFocused(event);
       return;
     }
     if (event.key === "Escape") {
@@ -152,12 +240,12 @@
     if (handled) event.preventDefault();
   });
 
-  document.addEventListener("input", (event) => {
-    if (event.target.form && event.target.form === form()) schedule();
-  });
-  document.addEventListener("change", (event) => {
-    if (event.target.form && event.target.form === form()) schedule();
-  });
+  function changed(event) {
+    clearStrengthOnTie(event.target);
+    if (event.target.form && event.target.form === form() && autosaved(form())) schedule();
+  }
+  document.addEventListener("input", changed);
+  document.addEventListener("change", changed);
 
   document.addEventListener("click", (event) => {
     const el = event.target.closest("[data-add-turn], [data-open-skip], [data-close-dialog], [data-close-drawer]");
@@ -175,12 +263,36 @@
     }
   });
 
-  // A plain submit (no htmx) still records time on task.
+  // A plain post (authoring, no htmx) waits for the pending autosave, and is held back while logged out.
   document.addEventListener("submit", (event) => {
-    if (event.target === form()) stampTime(event.target);
+    const f = event.target;
+    if (event.defaultPrevented) return; // htmx posts it
+    csrf();
+    if (f === form()) stampTime(f);
+    if (f === form() && autosaved(f) && !f.dataset.flushed && (pending || inFlight || sessionExpired)) {
+      event.preventDefault();
+      const submitter = event.submitter;
+      save().then(() => {
+        if (sessionExpired) return;
+        f.dataset.flushed = "1";
+        f.requestSubmit(submitter);
+      });
+      return;
+    }
+    leaving = true;
+  });
+
+  // The task form's submit first flushes the pending autosave, so a refused submit never leaves an older draft.
+  document.addEventListener("htmx:confirm", (event) => {
+    const f = form();
+    if (event.detail.elt !== f || !autosaved(f) || !(pending || inFlight || timer)) return;
+    event.preventDefault();
+    save().then(() => event.detail.issueRequest(true));
   });
 
   document.addEventListener("htmx:configRequest", (event) => {
+    event.detail.headers["x-csrftoken"] = csrf();
+    if (event.detail.parameters.csrfmiddlewaretoken) event.detail.parameters.csrfmiddlewaretoken = csrf();
     const f = form();
     const source = event.detail.elt;
     if (f && (source === f || source.closest("dialog[open]"))) {
@@ -194,13 +306,58 @@
     if (event.target.id === "task") start();
   });
 
-  document.addEventListener("htmx:sendError", () => setState("Offline: your text is kept here; submit again", "failed"));
+  const ACTIONS = { POST: "Sending", GET: "Loading" };
+
+  document.addEventListener("htmx:responseError", (event) => {
+    const xhr = event.detail.xhr;
+    let detail = "";
+    try {
+      detail = JSON.parse(xhr.responseText).detail || "";
+    } catch {
+      detail = "";
+    }
+    const what = event.detail.elt === form() ? "Submit" : ACTIONS[event.detail.requestConfig?.verb?.toUpperCase()] || "Request";
+    if (autosaved(form())) pending = true;
+    if (xhr.status === 401) expired(`log in again, then ${what.toLowerCase()} again`);
+    else setState(`${what} failed: ${failure(xhr.status, detail)}. Your text is kept here; try again.`, "failed");
+  });
+
+  document.addEventListener("htmx:sendError", () => {
+    if (autosaved(form())) pending = true;
+    setState("Offline: the server could not be reached. Your text is kept here; submit again when back online.", "failed");
+  });
+
+  // Back online, or back from logging in in another tab: send what is waiting now.
+  function resume() {
+    if (pending && (timer || sessionExpired) && !inFlight) save();
+  }
+  window.addEventListener("online", () => {
+    retryDelay = 2000;
+    resume();
+  });
+  window.addEventListener("focus", resume);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") resume();
+  });
+
+  // Warn only when leaving would lose text: an autosave not yet stored, or typing in a form with no autosave.
+  const typedText = (f) =>
+    [...f.elements].some(
+      (el) => (el.tagName === "TEXTAREA" || (el.tagName === "INPUT" && el.type === "text")) && el.value !== el.defaultValue,
+    );
 
   window.addEventListener("beforeunload", (event) => {
-    if (timer || saving) {
+    if (leaving) return;
+    const f = form();
+    if (autosaved(f) && (pending || inFlight)) {
       save();
       event.preventDefault();
+      return;
     }
+    const unsaved = [...document.forms].some(
+      (other) => other.method === "post" && !autosaved(other) && !other.closest("dialog") && typedText(other),
+    );
+    if (unsaved) event.preventDefault();
   });
 
   document.addEventListener("DOMContentLoaded", start);

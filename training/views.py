@@ -1,9 +1,7 @@
 """Snapshot pages: list and create, detail with the card and live progress, file downloads."""
 
-import json
 import mimetypes
 
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,6 +11,8 @@ from annotation.errors import InvalidInput
 from annotation.markdown import render_markdown
 from annotation.selectors import STAFF_ROLES, membership_for
 from annotation.taxonomy import STRENGTHS, Role
+from annotation.web.auth import session_required
+from training.forms import SnapshotForm
 from training.liveness import stale_work_fail
 from training.models import Snapshot
 from training.snapshots.config import SnapshotConfig
@@ -21,32 +21,7 @@ from training.snapshots.service import snapshot_create, snapshot_file
 SAFE_TYPES = {".jsonl": "application/x-ndjson", ".json": "application/json", ".md": "text/markdown"}
 
 
-def _form_config(data) -> dict:
-    """Snapshot options from the form; JSON fields (weights, caps) are parsed, empty fields keep the defaults."""
-    defaults = SnapshotConfig().as_dict()
-    config: dict = {}
-    for name, default in defaults.items():
-        if isinstance(default, bool):
-            config[name] = data.get(name) == "on"
-            continue
-        raw = data.get(name, "").strip()
-        if raw == "":
-            continue
-        try:
-            if isinstance(default, dict):
-                config[name] = json.loads(raw)
-            elif isinstance(default, float):
-                config[name] = float(raw)
-            elif isinstance(default, int) or default is None:
-                config[name] = int(raw)
-            else:
-                config[name] = raw
-        except ValueError as exc:
-            raise InvalidInput(f"{name}: {exc}", field=name) from exc
-    return config
-
-
-@login_required
+@session_required
 @require_http_methods(["GET", "POST"])
 def snapshots(request, slug):
     membership = membership_for(request.user, slug, *STAFF_ROLES)
@@ -57,11 +32,15 @@ def snapshots(request, slug):
         if membership.role != Role.ADMIN:
             raise PermissionDenied("Only project admins build snapshots.")
         values = request.POST
-        try:
-            snapshot = snapshot_create(project=project, user=request.user, config=_form_config(request.POST))
-            return redirect("snapshot", slug=slug, version=snapshot.version)
-        except InvalidInput as exc:
-            error = exc.message
+        form = SnapshotForm(request.POST)
+        if not form.is_valid():
+            error = form.first_error()
+        else:
+            try:
+                snapshot = snapshot_create(project=project, user=request.user, config=form.options())
+                return redirect("snapshot", slug=slug, version=snapshot.version)
+            except InvalidInput as exc:
+                error = exc.message
     context = {
         "project": project,
         "snapshots": project.snapshots.order_by("-version"),
@@ -73,7 +52,7 @@ def snapshots(request, slug):
     return render(request, "training/snapshots.html", context, status=422 if error else 200)
 
 
-@login_required
+@session_required
 def snapshot(request, slug, version):
     project = membership_for(request.user, slug, *STAFF_ROLES).project
     stale_work_fail()
@@ -87,7 +66,7 @@ def snapshot(request, slug, version):
     return render(request, template, context)
 
 
-@login_required
+@session_required
 def snapshot_download(request, slug, version, name):
     project = membership_for(request.user, slug, *STAFF_ROLES).project
     found = get_object_or_404(Snapshot, project=project, version=version)

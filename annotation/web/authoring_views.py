@@ -2,7 +2,6 @@
 
 import uuid
 
-from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -10,11 +9,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from annotation.authoring import demonstration_author, refusal_pair_author
 from annotation.documents import passage_next
 from annotation.drafts import author_draft_discard, author_draft_save
-from annotation.errors import InvalidInput
+from annotation.errors import Conflict, InvalidInput
 from annotation.guidance import guidance
 from annotation.models import AuthorDraft, Passage
 from annotation.selectors import membership_for
 from annotation.taxonomy import HARM_CATEGORIES, REFUSAL_STYLES, Kind
+from annotation.web.auth import session_required
+from annotation.web.forms import AuthorDraftForm, AuthorForm, AuthorTextForm, cleaned, invalid, refused
 from annotation.web.workspace import draft_saved, field_errors
 
 MODES = {"instruction": "Instruction", "grounded": "From a passage", "refusal": "Refusal pair"}
@@ -63,28 +64,22 @@ def _context(membership, mode, *, values=None, errors=None, notice=None, passage
 
 
 def _passage(project, user, passage_id) -> Passage | None:
-    chosen = Passage.objects.select_related("document").filter(id=passage_id, document__project=project).first()
-    return chosen if passage_id and chosen else passage_next(project=project, user=user)
+    """The passage the form or draft names (a stored draft may hold anything), else the next one to write from."""
+    chosen = None
+    if isinstance(passage_id, int | str) and str(passage_id).isdecimal() and int(passage_id) < 2**63:
+        chosen = Passage.objects.select_related("document").filter(id=passage_id, document__project=project).first()
+    return chosen or passage_next(project=project, user=user)
 
 
-def _time_spent(data) -> int | None:
-    value = data.get("time_spent_ms", "")
-    return int(value) if value.isdigit() else None
-
-
-def _create(mode, project, user, data, passage):
-    try:
-        client_id = uuid.UUID(data.get("client_id", ""))
-    except ValueError:
-        client_id = uuid.uuid4()
-    common = {"project": project, "user": user, "client_id": client_id, "time_spent_ms": _time_spent(data)}
+def _create(mode, project, user, data: dict, passage):
+    common = {"project": project, "user": user, "client_id": data["client_id"], "time_spent_ms": data["time_spent_ms"]}
     if mode == "refusal":
-        return refusal_pair_author(**common, **{name: data.get(name, "") for name in FIELDS["refusal"]})
-    fields = {name: data.get(name, "") for name in ["instruction", "context", "response", "task_type", "domain"]}
+        return refusal_pair_author(**common, **{name: data[name] for name in FIELDS["refusal"]})
+    fields = {name: data[name] for name in ["instruction", "context", "response", "task_type", "domain"]}
     return demonstration_author(**common, **fields, passage=passage)
 
 
-@login_required
+@session_required
 @require_http_methods(["GET", "POST"])
 def author(request, slug, mode="instruction"):
     membership = membership_for(request.user, slug)
@@ -92,18 +87,23 @@ def author(request, slug, mode="instruction"):
     mode = mode if mode in MODES else "instruction"
     if request.method == "GET":
         draft = AuthorDraft.objects.filter(project=project, user=user, mode=mode).first()
-        values = draft.payload if draft else {}
-        passage = _passage(project, user, values.get("passage")) if mode == "grounded" else None
+        stored = draft.payload if draft else {}
+        values = {name: value for name, value in stored.items() if isinstance(value, str)}
+        passage = _passage(project, user, stored.get("passage")) if mode == "grounded" else None
         context = _context(
             membership, mode, values=values, passage=passage, draft_version=draft.version if draft else ""
         )
         return render(request, "annotation/author.html", context)
-    passage = _passage(project, user, request.POST.get("passage")) if mode == "grounded" else None
+    form = AuthorForm(request.POST)
+    valid = form.is_valid()
+    passage = _passage(project, user, form.cleaned_data.get("passage")) if mode == "grounded" else None
     try:
+        if not valid:
+            raise invalid(form)
         if mode == "grounded" and passage is None:
             raise InvalidInput("There is no passage to write from; an admin imports documents first.", field="passage")
-        authored = _create(mode, project, user, request.POST, passage)
-    except InvalidInput as exc:
+        authored = _create(mode, project, user, form.cleaned_data, passage)
+    except (InvalidInput, Conflict) as exc:
         draft = AuthorDraft.objects.filter(project=project, user=user, mode=mode).first()
         context = _context(
             membership,
@@ -113,7 +113,7 @@ def author(request, slug, mode="instruction"):
             passage=passage,
             draft_version=draft.version if draft else "",
         )
-        return render(request, "annotation/author.html", context, status=422)
+        return render(request, "annotation/author.html", context, status=422 if exc.status == 400 else exc.status)
     author_draft_discard(project=project, user=user, mode=mode)
     items = ", ".join(str(a.item_id) for a in authored.annotations)
     notice = f"Saved as item {items}." if authored.created else f"Already saved as item {items}."
@@ -121,27 +121,28 @@ def author(request, slug, mode="instruction"):
     return render(request, "annotation/author.html", _context(membership, mode, notice=notice, passage=passage))
 
 
-@login_required
+@session_required
 @require_POST
 def author_draft(request, slug, mode):
     membership = membership_for(request.user, slug)
     if mode not in MODES:
         return JsonResponse({"detail": "Unknown authoring mode."}, status=404)
-    payload = {name: request.POST.get(name, "") for name in [*FIELDS[mode], "client_id", "time_spent_ms"]}
-    version = request.POST.get("draft_version") or None
-    return draft_saved(
-        lambda: author_draft_save(
-            project=membership.project,
-            user=request.user,
-            mode=mode,
-            payload=payload,
-            version=int(version) if version else None,
+
+    def save():
+        data = cleaned(AuthorDraftForm(request.POST))
+        payload = {name: data[name] for name in [*FIELDS[mode], "client_id", "time_spent_ms"]}
+        return author_draft_save(
+            project=membership.project, user=request.user, mode=mode, payload=payload, version=data["draft_version"]
         )
-    )
+
+    return draft_saved(save)
 
 
-@login_required
+@session_required
 @require_POST
 def author_hints(request, slug, mode):
     membership = membership_for(request.user, slug)
-    return render(request, "annotation/_hints.html", {"hints": _hints(membership.project, mode, request.POST)})
+    form = AuthorTextForm(request.POST)
+    if not form.is_valid():
+        return refused(invalid(form))
+    return render(request, "annotation/_hints.html", {"hints": _hints(membership.project, mode, form.cleaned_data)})

@@ -1,6 +1,5 @@
 """Pages around the workspace: my projects, my work and editing it, paraphrases, documents."""
 
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
@@ -12,16 +11,17 @@ from annotation.errors import Conflict, InvalidInput
 from annotation.models import Item
 from annotation.selectors import annotations_for, membership_for, my_progress
 from annotation.taxonomy import Role
-from annotation.web.forms import draft_values, form_values, payload_from_form
+from annotation.web.auth import session_required
+from annotation.web.forms import DocumentForm, ParaphraseForm, cleaned, draft_values, form_values, payload_from_form
 from annotation.web.workspace import field_errors, task_context
 
 
-@login_required
+@session_required
 def home(request):
     return render(request, "home.html", {"rows": my_progress(request.user)})
 
 
-@login_required
+@session_required
 def my_work(request, slug):
     membership = membership_for(request.user, slug)
     mine = (
@@ -34,7 +34,7 @@ def my_work(request, slug):
     return render(request, "annotation/work.html", {"project": membership.project, "page": page})
 
 
-@login_required
+@session_required
 @require_http_methods(["GET", "POST"])
 def work_edit(request, slug, pk):
     membership = membership_for(request.user, slug)
@@ -56,48 +56,43 @@ def work_edit(request, slug, pk):
     return render(request, "annotation/work_edit.html", context)
 
 
-@login_required
+@session_required
 @require_http_methods(["GET", "POST"])
 def paraphrases(request, slug, item_id):
     membership = membership_for(request.user, slug)
     item = get_object_or_404(Item, id=item_id, project=membership.project)
-    error = None
+    error, text = None, ""
     if request.method == "POST":
+        form = ParaphraseForm(request.POST)
         try:
-            paraphrase_add(item=item, user=request.user, text=request.POST.get("text", ""))
+            paraphrase_add(item=item, user=request.user, text=cleaned(form)["text"])
         except InvalidInput as exc:
-            error = exc.message
+            error, text = exc.message, form.data.get("text", "")
     context = {
         "project": membership.project,
         "item": item,
         "paraphrases": item.paraphrases.order_by("id"),
         "error": error,
+        "text": text,
     }
     return render(request, "annotation/_paraphrases.html", context, status=422 if error else 200)
 
 
-@login_required
+@session_required
 @require_http_methods(["GET", "POST"])
 def documents(request, slug):
     membership = membership_for(request.user, slug, Role.ADMIN)
     project = membership.project
     errors, notice = {}, None
     if request.method == "POST":
-        upload = request.FILES.get("file")
-        text = request.POST.get("text", "")
-        if upload is not None:
+        form = DocumentForm(request.POST, request.FILES)
+        if not form.is_valid():
+            errors = {name: f"{name}: {messages[0]}" for name, messages in form.errors.items()}
+        else:
             try:
-                text = upload.read().decode("utf-8")
-            except UnicodeDecodeError:
-                errors["file"] = "The file is not UTF-8 text."
-        if not errors:
-            try:
+                data = form.cleaned_data
                 document = document_import(
-                    project=project,
-                    user=request.user,
-                    title=request.POST.get("title", "") or (upload.name if upload else ""),
-                    domain=request.POST.get("domain", ""),
-                    text=text,
+                    project=project, user=request.user, title=data["title"], domain=data["domain"], text=data["text"]
                 )
                 notice = f"Imported '{document.title}' as {document.passages.count()} passages."
             except InvalidInput as exc:

@@ -1,7 +1,6 @@
 """Dashboards for reviewers and admins: overview, annotators, agreement, coverage, disputes; each table as CSV."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,8 +14,10 @@ from annotation.models import Item
 from annotation.neardup import clusters, unsigned_count
 from annotation.review import item_set_gold
 from annotation.selectors import STAFF_ROLES, membership_for
-from annotation.taxonomy import PAIRWISE_KINDS, TIE, Role
-from annotation.web.tables import bars, csv_response, wants_csv
+from annotation.taxonomy import PAIRWISE_KINDS, Role
+from annotation.web.auth import session_required
+from annotation.web.forms import GoldForm, cleaned
+from annotation.web.tables import bars, csv_response, table_query
 
 ANNOTATOR_COLUMNS = [
     "annotator",
@@ -38,7 +39,7 @@ def _staff(request, slug):
     return membership_for(request.user, slug, *STAFF_ROLES)
 
 
-@login_required
+@session_required
 def overview(request, slug):
     project = _staff(request, slug).project
     per_day = annotations_per_day(project)
@@ -55,7 +56,7 @@ def overview(request, slug):
     return render(request, "quality/overview.html", context)
 
 
-@login_required
+@session_required
 def agreement_summary(request, slug):
     """The headline agreement figures and the most flagged annotators, loaded after the overview renders."""
     project = _staff(request, slug).project
@@ -64,34 +65,37 @@ def agreement_summary(request, slug):
     return render(request, "quality/_agreement_summary.html", {"project": project, "m": metrics, "flagged": flagged})
 
 
-@login_required
-def annotators(request, slug):
+@session_required
+@table_query("gold")
+def annotators(request, slug, table, csv):
     project = _staff(request, slug).project
     metrics = cached_pairwise_metrics(project)
-    if request.GET.get("table") == "gold" and wants_csv(request):
+    if table == "gold" and csv:
         columns = ["annotator", "week", "gold_n", "gold_accuracy"]
         return csv_response(f"{slug}-gold-by-week", metrics["gold_by_week"], columns)
-    if wants_csv(request):
+    if csv:
         return csv_response(f"{slug}-annotators", metrics["annotators"], ANNOTATOR_COLUMNS)
     context = {"project": project, "rows": metrics["annotators"], "gold_by_week": metrics["gold_by_week"]}
     return render(request, "quality/annotators.html", context)
 
 
-@login_required
-def agreement(request, slug):
+@session_required
+@table_query()
+def agreement(request, slug, table, csv):
     project = _staff(request, slug).project
     metrics = cached_pairwise_metrics(project)
-    if wants_csv(request):
+    if csv:
         return csv_response(f"{slug}-annotator-pairs", metrics["pairs"], ["a", "b", "n", "kappa"])
     return render(request, "quality/agreement.html", {"project": project, "m": metrics})
 
 
-@login_required
-def coverage(request, slug):
+@session_required
+@table_query("mix", "safety", "domains", "languages", "days")
+def coverage(request, slug, table, csv):
     project = _staff(request, slug).project
     mix, safety, spread = task_type_mix(project), safety_balance(project), domains_and_languages(project)
-    table = request.GET.get("table", "mix")
-    if wants_csv(request):
+    table = table or "mix"
+    if csv:
         tables = {
             "mix": (mix, ["task_type", "items", "annotated", "share", "target", "deficit"]),
             "safety": (safety, ["harm_category", "refuse", "comply", "flag"]),
@@ -99,7 +103,7 @@ def coverage(request, slug):
             "languages": (spread["languages"], ["language", "items"]),
             "days": (annotations_per_day(project), ["day", "kind", "annotations"]),
         }
-        rows, columns = tables.get(table, tables["mix"])
+        rows, columns = tables[table]
         return csv_response(f"{slug}-coverage-{table}", rows, columns)
     context = {
         "project": project,
@@ -111,24 +115,29 @@ def coverage(request, slug):
     return render(request, "quality/coverage.html", context)
 
 
-@login_required
-def disputes(request, slug):
+@session_required
+@table_query("rankings")
+def disputes(request, slug, table, csv):
     project = _staff(request, slug).project
-    rows = cached_pairwise_metrics(project)["disputed"]
-    prompts = dict(Item.objects.filter(id__in=[row["item"] for row in rows]).values_list("id", "prompt"))
-    for row in rows:
+    metrics = cached_pairwise_metrics(project)
+    rows, ranked = metrics["disputed"], metrics["rankings"]["disputed"]
+    prompts = dict(Item.objects.filter(id__in=[row["item"] for row in rows + ranked]).values_list("id", "prompt"))
+    for row in rows + ranked:
         row["prompt"] = prompts.get(row["item"], "")
-    if wants_csv(request):
+    if csv and table == "rankings":
+        return csv_response(f"{slug}-disputed-rankings", ranked, ["item", "judgments", "kendall_w", "prompt"])
+    if csv:
         columns = ["item", "judgments", "agreement", "response_0", "response_1", "tie", "prompt"]
         return csv_response(f"{slug}-disputes", rows, columns)
-    return render(request, "quality/disputes.html", {"project": project, "rows": rows})
+    return render(request, "quality/disputes.html", {"project": project, "rows": rows, "ranked": ranked})
 
 
-@login_required
-def duplicates(request, slug):
+@session_required
+@table_query()
+def duplicates(request, slug, table, csv):
     project = _staff(request, slug).project
     rows = clusters(project)
-    if wants_csv(request):
+    if csv:
         for row in rows:
             row["size"] = len(row["members"]) + 1
         return csv_response(f"{slug}-near-duplicates", rows, ["root", "size", "members", "prompt"])
@@ -141,7 +150,7 @@ def duplicates(request, slug):
     return render(request, "quality/duplicates.html", context)
 
 
-@login_required
+@session_required
 def item_detail(request, slug, item_id):
     """One item for reviewers: its content, every annotation, its near-duplicates; admins set its gold answer."""
     membership = _staff(request, slug)
@@ -170,19 +179,20 @@ def item_detail(request, slug, item_id):
 
 
 def _gold_from_form(item, data):
-    if data.get("action") == "clear":
+    gold = cleaned(GoldForm(data, item=item))
+    if gold["action"] == "clear":
         return None
     if item.kind in PAIRWISE_KINDS:
-        choice = data.get("choice", "")
-        return {"choice": TIE if choice == TIE else int(choice) if choice.isdigit() else choice}
-    return {"response": data.get("response", "")}
+        return {"choice": gold["choice"]}
+    return {"response": gold["response"]}
 
 
-@login_required
-def consistency(request, slug):
+@session_required
+@table_query()
+def consistency(request, slug, table, csv):
     project = _staff(request, slug).project
     style = response_style(project)
-    if wants_csv(request):
+    if csv:
         columns = [
             "annotator",
             "responses",

@@ -1,13 +1,13 @@
 """Reviewer pages: the review queue, an annotation's history, adjudication of disputed pairs, gold."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.errors import Conflict, InvalidInput
 from annotation.guidance import guidance
 from annotation.models import Annotation, RejectReason
+from annotation.payloads import is_ranked
 from annotation.projects import membership_remove
 from annotation.review import (
     adjudicate,
@@ -18,14 +18,27 @@ from annotation.review import (
     review_queue,
 )
 from annotation.selectors import STAFF_ROLES, membership_for
-from annotation.taxonomy import REFUSAL_STYLES, STRENGTHS, TIE, Role
-from annotation.web.forms import payload_from_form
+from annotation.taxonomy import REFUSAL_STYLES, STRENGTHS, Role
+from annotation.web.auth import session_required
+from annotation.web.forms import (
+    AdjudicationForm,
+    ReviewFilterForm,
+    ReviewForm,
+    adjudication_places,
+    cleaned,
+    draft_values,
+    form_values,
+    invalid,
+    refused,
+    review_changes,
+)
 from annotation.web.workspace import conversation
 
 
-def _review_context(membership, annotation, *, error=None):
+def _review_context(membership, annotation, *, error=None, values=None):
     item = annotation.item if annotation else None
     return {
+        "values": values or (form_values(item, annotation.assignment, annotation.payload) if annotation else {}),
         "project": membership.project,
         "annotation": annotation,
         "item": item,
@@ -45,42 +58,51 @@ def _review_context(membership, annotation, *, error=None):
     }
 
 
-@login_required
+@session_required
 @require_http_methods(["GET", "POST"])
 def queue(request, slug):
     """The next annotation to review (flagged first); POST decides the one shown and moves on."""
     membership = membership_for(request.user, slug, *STAFF_ROLES)
     pending = review_queue(membership)
-    if request.GET.get("annotator"):
-        pending = pending.filter(annotator__username=request.GET["annotator"])
-    error = None
+    shown = ReviewFilterForm(request.GET)
+    if not shown.is_valid():
+        return refused(invalid(shown), status=400)
+    if annotator := shown.cleaned_data["annotator"]:
+        pending = pending.filter(annotator__username=annotator)
     if request.method == "POST":
-        annotation = get_object_or_404(Annotation, id=request.POST.get("annotation"), project=membership.project)
-        payload = None
-        if request.POST.get("decision") == "edit_accept":
-            payload = payload_from_form(annotation.item, annotation.assignment, request.POST)
+        form = ReviewForm(request.POST)
+        valid = form.is_valid()
+        data = form.cleaned_data
+        annotation = None
+        if "annotation" in data:
+            annotation = get_object_or_404(Annotation, id=data["annotation"], project=membership.project)
         try:
+            if not valid:
+                raise invalid(form)
             review_decide(
                 membership=membership,
                 annotation_id=annotation.id,
-                decision=request.POST.get("decision", ""),
-                reason=request.POST.get("reason", ""),
-                note=request.POST.get("note", ""),
-                payload=payload,
+                decision=data["decision"],
+                reason=data["reason"],
+                note=data["note"],
+                payload=review_changes(annotation.item, request.POST) if data["decision"] == "edit_accept" else None,
             )
             return redirect(request.get_full_path())
         except (InvalidInput, Conflict) as exc:
-            error = exc.message
-            context = _review_context(membership, annotation, error=error)
+            values = None
+            if annotation:
+                values = draft_values(request.POST) | {"note": data.get("note", ""), "reason": data.get("reason", "")}
+            context = _review_context(membership, annotation or pending.first(), error=exc.message, values=values)
+            context["edit_open"] = data.get("decision") == "edit_accept"
             context["remaining"] = pending.count()
             return render(request, "review/queue.html", context, status=exc.status)
     context = _review_context(membership, pending.first())
     context["remaining"] = pending.count()
-    context["annotator_filter"] = request.GET.get("annotator", "")
+    context["annotator_filter"] = annotator
     return render(request, "review/queue.html", context)
 
 
-@login_required
+@session_required
 def history(request, slug, pk):
     """An annotation with every review of it; reviewers see any, the annotator sees their own."""
     membership = membership_for(request.user, slug)
@@ -91,16 +113,17 @@ def history(request, slug, pk):
     return render(request, "review/history.html", _review_context(membership, annotation))
 
 
-@login_required
+@session_required
 @require_http_methods(["GET", "POST"])
 def adjudication(request, slug, item_id):
     membership = membership_for(request.user, slug, *STAFF_ROLES)
     item, judgments = disputed_item(membership=membership, item_id=item_id)
-    error, notice = None, None
+    error, notice, posted = None, None, None
     if request.method == "POST":
-        choice = request.POST.get("choice", "")
+        form = AdjudicationForm(request.POST, item=item)
         try:
-            if request.POST.get("action") == "gold":
+            data = cleaned(form)
+            if data["action"] == "gold":
                 if membership.role != Role.ADMIN:
                     raise Conflict("Only project admins set gold items.")
                 gold_from_adjudication(membership=membership, item_id=item.id)
@@ -109,27 +132,35 @@ def adjudication(request, slug, item_id):
                 adjudicate(
                     membership=membership,
                     item_id=item.id,
-                    choice=TIE if choice == TIE else int(choice) if choice.isdigit() else None,
-                    strength=request.POST.get("strength", ""),
-                    rationale=request.POST.get("rationale", ""),
+                    choice=data["choice"],
+                    strength=data["strength"],
+                    rationale=data["rationale"],
                 )
                 notice = "Final label saved."
         except (InvalidInput, Conflict) as exc:
             error = exc.message
+            if (exc.field or "").startswith("choice"):
+                posted = form.cleaned_data.get("choice")
         item.refresh_from_db()
+    adjudication = getattr(item, "adjudication", None)
     context = {
         "project": membership.project,
         "item": item,
         "judgments": judgments,
-        "adjudication": getattr(item, "adjudication", None),
+        "adjudication": adjudication,
         "strengths": STRENGTHS,
         "error": error,
         "notice": notice,
     }
+    if is_ranked(item):
+        shown = posted if posted is not None else getattr(adjudication, "choice", None)
+        context["ranked"] = adjudication_places(item, shown)
+        context["places"] = [str(place) for place in range(1, len(item.responses) + 1)]
+        context["errors"] = {"ranking": error} if posted is not None else {}
     return render(request, "review/adjudicate.html", context, status=422 if error else 200)
 
 
-@login_required
+@session_required
 @require_POST
 def member_remove(request, slug, username):
     membership = membership_for(request.user, slug, Role.ADMIN)

@@ -1,12 +1,29 @@
 """Dashboard tables that download as CSV: the same rows the page shows."""
 
 import csv
+from functools import wraps
 
 from django.http import HttpResponse
 
+from annotation.web.forms import TableForm, invalid, refused
 
-def wants_csv(request) -> bool:
-    return request.GET.get("format") == "csv"
+
+def table_query(*tables: str):
+    """For a dashboard whose query names one of `tables` ("" for its default) and `format=csv` for a download:
+    the view gets `table` and `csv` arguments, and any other value is a 400 that says which."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            form = TableForm(request.GET, tables=tables)
+            if not form.is_valid():
+                return refused(invalid(form), status=400)
+            query = form.cleaned_data
+            return view(request, *args, table=query["table"], csv=query["format"] == "csv", **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def csv_response(filename: str, rows: list[dict], columns: list[str]) -> HttpResponse:

@@ -1,24 +1,38 @@
 """The annotate screen: one task at a time, swapped in place by htmx after each submit or skip."""
 
+import contextlib
 import uuid
 
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation.assignment import annotation_submit, assignment_next, assignment_skip
-from annotation.drafts import draft_save
+from annotation.drafts import draft_keep, draft_save
 from annotation.errors import Conflict, Gone, InvalidInput
 from annotation.guidance import guidance
 from annotation.markdown import render_markdown
 from annotation.models import Assignment
+from annotation.payloads import is_ranked
 from annotation.selectors import membership_for, own_assignment
 from annotation.taxonomy import CRITERIA, HARM_CATEGORIES, PAIRWISE_KINDS, REFUSAL_STYLES, STRENGTHS
-from annotation.web.forms import draft_values, payload_from_form
+from annotation.web.auth import session_required
+from annotation.web.forms import (
+    DraftForm,
+    HintsForm,
+    PreviewForm,
+    SkipForm,
+    SubmitForm,
+    cleaned,
+    draft_values,
+    invalid,
+    payload_from_form,
+    ranked_responses,
+    refused,
+    shown_values,
+)
 
-PREVIEW_FIELDS = {"text", "response", "better_response"}
 CHOICE_OPTIONS = [("left", "A"), ("right", "B"), ("tie", "Tie")]
 SKIP_REASONS = ["Unclear or broken prompt", "Outside my expertise", "Not my language", "Offensive to me"]
 
@@ -45,7 +59,7 @@ def task_context(
     draft = getattr(assignment, "draft", None)
     context["draft_version"] = draft.version if draft else ""
     if values is None:
-        values = dict(draft.payload) if draft else {}
+        values = shown_values(draft.payload) if draft else {}
     values.setdefault("client_id", str(uuid.uuid4()))
     context |= {
         "item": item,
@@ -61,7 +75,10 @@ def task_context(
         "choice_options": CHOICE_OPTIONS,
         "hints": guidance(project=membership.project, item=item, response=values.get("response", "")),
     }
-    if item.kind in PAIRWISE_KINDS:
+    if is_ranked(item):
+        context["ranked"] = ranked_responses(item, assignment, values)
+        context["places"] = [str(place) for place in range(1, len(item.responses) + 1)]
+    elif item.kind in PAIRWISE_KINDS:
         order = assignment.response_order
         context["sides"] = [("left", item.responses[order[0]]["text"]), ("right", item.responses[order[1]]["text"])]
     return context
@@ -76,55 +93,68 @@ def _render_task(request, membership, assignment, status=200, **extra):
     return response
 
 
-@login_required
+def _next(request, membership, notice=None):
+    assignment = assignment_next(project=membership.project, user=request.user)
+    if assignment is not None and assignment.resumed:
+        notice = " ".join(filter(None, [notice, "Your lease on this item had run out; your draft is back."]))
+    return _render_task(request, membership, assignment, notice=notice)
+
+
+@session_required
 @require_GET
 def annotate(request, slug):
-    membership = membership_for(request.user, slug)
-    return _render_task(request, membership, assignment_next(project=membership.project, user=request.user))
+    return _next(request, membership_for(request.user, slug))
 
 
 def _next_or_redirect(request, membership, notice):
     if not request.htmx:
         return redirect("annotate", slug=membership.project.slug)
-    assignment = assignment_next(project=membership.project, user=request.user)
-    return _render_task(request, membership, assignment, notice=notice)
+    return _next(request, membership, notice)
 
 
-@login_required
+def _refused(request, membership, assignment, status, *, errors=None, notice=None):
+    """Show a refused submit again with the posted text, kept as the draft so that a reload shows it too."""
+    values = draft_values(request.POST)
+    # Unless the text itself is refused (e.g. a NUL byte) or the assignment is closed; it stays on screen anyway.
+    with contextlib.suppress(Conflict, InvalidInput):
+        assignment.draft = draft_keep(assignment_id=assignment.id, user=request.user, payload=values)
+    return _render_task(
+        request, membership, assignment, status=status, values=values, errors=errors, notice=notice, notice_warn=True
+    )
+
+
+@session_required
 @require_POST
 def submit(request, slug, pk):
     membership = membership_for(request.user, slug)
     assignment = _assignment_in(membership, pk)
     payload = payload_from_form(assignment.item, assignment, request.POST)
     try:
-        client_id = uuid.UUID(request.POST.get("client_id", ""))
-        time_spent = int(request.POST.get("time_spent_ms") or 0) or None
-    except ValueError:
-        client_id, time_spent = uuid.uuid4(), None
+        meta = cleaned(SubmitForm(request.POST))
+    except InvalidInput as exc:
+        return _refused(request, membership, assignment, 422, notice=exc.message)
     try:
         annotation_submit(
-            assignment_id=pk, user=request.user, client_id=client_id, payload=payload, time_spent_ms=time_spent
+            assignment_id=pk,
+            user=request.user,
+            client_id=meta["client_id"],
+            payload=payload,
+            time_spent_ms=meta["time_spent_ms"],
         )
     except InvalidInput as exc:
-        values = draft_values(request.POST)
-        return _render_task(request, membership, assignment, status=422, values=values, errors=field_errors(exc))
+        return _refused(request, membership, assignment, 422, errors=field_errors(exc))
     except (Gone, Conflict) as exc:
-        values = draft_values(request.POST)
-        return _render_task(
-            request, membership, assignment, status=409, values=values, notice=exc.message, notice_warn=True
-        )
+        return _refused(request, membership, assignment, 409, notice=exc.message)
     return _next_or_redirect(request, membership, notice="Submitted.")
 
 
-@login_required
+@session_required
 @require_POST
 def skip(request, slug, pk):
     membership = membership_for(request.user, slug)
     _assignment_in(membership, pk)
-    reason = request.POST.get("reason", "")
-    if reason == "other":
-        reason = request.POST.get("other_reason", "")
     try:
+        reason = cleaned(SkipForm(request.POST))["reason"]
         assignment_skip(assignment_id=pk, user=request.user, reason=reason)
     except (InvalidInput, Conflict) as exc:
         assignment = _assignment_in(membership, pk)
@@ -132,19 +162,18 @@ def skip(request, slug, pk):
     return _next_or_redirect(request, membership, notice="Skipped.")
 
 
-@login_required
+@session_required
 @require_POST
 def draft(request, slug, pk):
     """Autosave: the raw form as a draft; 409 when another tab saved a newer version."""
     membership = membership_for(request.user, slug)
     _assignment_in(membership, pk)
-    version = request.POST.get("draft_version") or None
     return draft_saved(
         lambda: draft_save(
             assignment_id=pk,
             user=request.user,
             payload=draft_values(request.POST),
-            version=int(version) if version else None,
+            version=cleaned(DraftForm(request.POST))["draft_version"],
         )
     )
 
@@ -154,26 +183,30 @@ def draft_saved(save) -> JsonResponse:
     try:
         saved = save()
     except (Conflict, InvalidInput) as exc:
-        return JsonResponse({"detail": exc.message}, status=exc.status)
+        return JsonResponse(exc.as_dict(), status=exc.status)
     return JsonResponse({"version": saved.version, "saved_at": saved.updated_at.isoformat()})
 
 
-@login_required
+@session_required
 @require_POST
 def hints(request, slug, pk):
     membership = membership_for(request.user, slug)
     assignment = _assignment_in(membership, pk)
-    found = guidance(project=membership.project, item=assignment.item, response=request.POST.get("response", ""))
+    form = HintsForm(request.POST)
+    if not form.is_valid():
+        return refused(invalid(form))
+    found = guidance(project=membership.project, item=assignment.item, response=form.cleaned_data["response"])
     return render(request, "annotation/_hints.html", {"hints": found})
 
 
-@login_required
+@session_required
 @require_POST
 def preview(request, slug):
     membership_for(request.user, slug)
-    field = request.POST.get("field", "text")
-    text = request.POST.get(field, "") if field in PREVIEW_FIELDS else ""
-    return render(request, "annotation/_preview.html", {"html": render_markdown(text)})
+    form = PreviewForm(request.POST)
+    if not form.is_valid():
+        return refused(invalid(form))
+    return render(request, "annotation/_preview.html", {"html": render_markdown(form.markdown())})
 
 
 def _assignment_in(membership, pk) -> Assignment:

@@ -31,7 +31,8 @@ def test_next_and_submit_stay_within_their_query_budget(project, make_items, ann
     make_items(project, demo_rows(50))
     response, next_queries = count_queries(lambda: annotator.post("/api/v1/projects/demo/assignments/next/"))
     assert response.status_code == 200
-    # token+user, membership, overdue leases?, live assignment (with its draft)?, pick, claim, insert
+    # token+user, membership, overdue leases?, live assignment or lapsed drafts to resume (one query), pick, claim,
+    # insert
     assert len(next_queries) == 7, "\n".join(q[:150] for q in next_queries)
     body = {"client_id": str(uuid.uuid4()), "payload": {"response": "ok"}}
     url = f"/api/v1/assignments/{response.json()['id']}/submit/"

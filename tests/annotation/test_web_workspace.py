@@ -212,3 +212,136 @@ def test_my_projects_shows_progress(project, users, make_items, browser_client):
     (row,) = my_progress(users["ann1"])
     assert (row["done_today"], row["done_total"], row["left"]) == (1, 1, 2)
     assert "Demo" in browser_client.get("/").content.decode()
+
+
+def test_a_refused_submit_keeps_the_posted_text_as_the_newest_draft(project, users, make_items, browser_client):
+    make_items(project, demo_rows(1, kind="refusal", safety="should_refuse", harm_category="cyber"))
+    token = login(browser_client, users["ann1"])
+    assignment = current(project, users["ann1"])
+    url = f"/p/demo/annotate/{assignment.id}/"
+    assert post(browser_client, token, url + "draft/", {"response": "An older draft"}).json()["version"] == 1
+    data = {"client_id": str(uuid.uuid4()), "response": "The newest text", "draft_version": "1"}
+    refused = post(browser_client, token, url + "submit/", data)
+    assert refused.status_code == 422
+    draft = Draft.objects.get()
+    assert draft.payload["response"] == "The newest text" and draft.version == 2
+    assert f'name="draft_version" value="{draft.version}"' in refused.content.decode()
+    assert (
+        post(browser_client, token, url + "draft/", {"response": "typed on", "draft_version": "2"}).status_code == 200
+    )
+    page = browser_client.get("/p/demo/annotate/").content.decode()
+    assert ">typed on</textarea>" in page
+
+
+def test_an_expired_session_gets_a_401_it_can_show_not_the_login_page(project, users, make_items, browser_client):
+    make_items(project, demo_rows(1))
+    token = login(browser_client, users["ann1"])
+    assignment = current(project, users["ann1"])
+    browser_client.session.flush()
+    browser_client.cookies.pop("sessionid")
+    draft = browser_client.post(
+        f"/p/demo/annotate/{assignment.id}/draft/",
+        {"response": "x"},
+        HTTP_X_CSRFTOKEN=token,
+        HTTP_ACCEPT="application/json",
+    )
+    assert draft.status_code == 401 and "session has expired" in draft.json()["detail"]
+    data = {"client_id": str(uuid.uuid4()), "response": "x"}
+    submit = post(browser_client, token, f"/p/demo/annotate/{assignment.id}/submit/", data)
+    assert submit.status_code == 401 and "session has expired" in submit.content.decode()
+    assert "<form" not in submit.content.decode()
+    page = browser_client.get("/p/demo/annotate/")
+    assert page.status_code == 302 and page["Location"].startswith("/login/")
+
+
+def test_typing_keeps_the_lease_alive_up_to_a_cap(project, users, make_items, browser_client):
+    from annotation.drafts import MAX_LEASE_HOLD
+
+    make_items(project, demo_rows(1))
+    token = login(browser_client, users["ann1"])
+    assignment = current(project, users["ann1"])
+    url = f"/p/demo/annotate/{assignment.id}/draft/"
+    soon = timezone.now() + timedelta(seconds=5)
+    Assignment.objects.filter(id=assignment.id).update(expires_at=soon)
+    post(browser_client, token, url, {"response": "still typing"})
+    renewed = Assignment.objects.get(id=assignment.id).expires_at
+    assert renewed >= timezone.now() + timedelta(seconds=project.lease_seconds - 5)
+    handed_out = timezone.now() - MAX_LEASE_HOLD + timedelta(seconds=30)
+    Assignment.objects.filter(id=assignment.id).update(created_at=handed_out, expires_at=soon)
+    post(browser_client, token, url, {"response": "typing for hours", "draft_version": "1"})
+    assert Assignment.objects.get(id=assignment.id).expires_at == handed_out + MAX_LEASE_HOLD
+
+
+def test_a_draft_whose_lease_ran_out_is_offered_back(project, users, make_items, browser_client):
+    make_items(project, demo_rows(3))
+    token = login(browser_client, users["ann1"])
+    assignment = current(project, users["ann1"])
+    post(browser_client, token, f"/p/demo/annotate/{assignment.id}/draft/", {"response": "Half an answer"})
+    Assignment.objects.filter(id=assignment.id).update(expires_at=timezone.now() - timedelta(minutes=1))
+    current(project, users["ann2"])  # someone else's request reclaims the lapsed lease
+    assert Assignment.objects.get(id=assignment.id).status == "expired"
+    page = browser_client.get("/p/demo/annotate/").content.decode()
+    assert ">Half an answer</textarea>" in page and "your draft is back" in page
+    resumed = Assignment.objects.get(id=assignment.id)
+    assert resumed.status == "active" and resumed.expires_at > timezone.now()
+    assert Assignment.objects.filter(annotator=users["ann1"]).count() == 1
+    data = {"client_id": str(uuid.uuid4()), "response": "Half an answer, finished"}
+    post(browser_client, token, f"/p/demo/annotate/{assignment.id}/submit/", data)
+    assert Annotation.objects.get().payload["response"] == "Half an answer, finished"
+
+
+def lapse(assignment, other_user):
+    """Let the lease run out, and let another annotator's request reclaim it."""
+    Assignment.objects.filter(id=assignment.id).update(expires_at=timezone.now() - timedelta(minutes=1))
+    current(assignment.project, other_user)
+    assert Assignment.objects.get(id=assignment.id).status == "expired"
+
+
+def test_the_api_offers_a_lapsed_draft_back_before_a_new_item(project, users, make_items):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    make_items(project, demo_rows(3))
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=users['ann1']).key}")
+    first = api.post("/api/v1/projects/demo/assignments/next/").json()
+    saved = api.put(f"/api/v1/assignments/{first['id']}/draft/", {"payload": {"response": "Half"}}, format="json")
+    assert saved.status_code == 200
+    lapse(Assignment.objects.get(id=first["id"]), users["ann2"])
+    again = api.post("/api/v1/projects/demo/assignments/next/").json()
+    assert (
+        again["id"] == first["id"] and again["status"] == "active" and again["draft"]["payload"]["response"] == "Half"
+    )
+    assert Assignment.objects.filter(annotator=users["ann1"]).count() == 1
+    body = {"client_id": str(uuid.uuid4()), "payload": {"response": "Half, then whole"}}
+    assert api.post(f"/api/v1/assignments/{first['id']}/submit/", body, format="json").status_code == 201
+
+
+def test_a_lapsed_draft_whose_item_filled_up_is_passed_over(project, users, make_items):
+    project.overlap = 1
+    project.save()
+    make_items(project, demo_rows(2))
+    assignment = current(project, users["ann1"])
+    Draft.objects.create(assignment=assignment, payload={"response": "Too late"})
+    lapse(assignment, users["ann2"])  # ann2 now holds the only slot of the same item
+    assert Assignment.objects.get(annotator=users["ann2"]).item_id == assignment.item_id
+    fresh = current(project, users["ann1"])
+    assert fresh.id != assignment.id and not fresh.resumed
+    assert Assignment.objects.get(id=assignment.id).status == "expired"
+
+
+def test_the_next_task_after_a_web_submit_is_the_lapsed_draft(project, users, make_items, browser_client):
+    from annotation.models import Item
+
+    make_items(project, demo_rows(3))
+    token = login(browser_client, users["ann1"])
+    drafted = current(project, users["ann1"])
+    post(browser_client, token, f"/p/demo/annotate/{drafted.id}/draft/", {"response": "Half an answer"})
+    lapse(drafted, users["ann2"])
+    Item.objects.filter(id=drafted.item_id).update(open_slots=0)
+    other = current(project, users["ann1"])  # while the drafted item was full
+    Item.objects.filter(id=drafted.item_id).update(open_slots=1)
+    response = submit_answer(browser_client, token, other, "Done")
+    body = response.content.decode()
+    assert ">Half an answer</textarea>" in body and "Submitted. Your lease on this item had run out" in body
+    assert Assignment.objects.get(id=drafted.id).status == "active"

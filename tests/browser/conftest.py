@@ -51,6 +51,7 @@ def shot(page, name: str) -> None:
 
 def log_in(page, live_server, username: str, password: str) -> None:
     page.goto(f"{live_server.url}/login/")
+    page.wait_for_function("document.activeElement && document.activeElement.name === 'username'")
     page.keyboard.type(username)
     page.keyboard.press("Tab")
     page.keyboard.type(password)

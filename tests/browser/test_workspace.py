@@ -1,8 +1,10 @@
 """The annotator workspace in a real browser (Debian's Chromium, headless), driven by the keyboard."""
 
+import uuid
+
 import pytest
 
-from annotation.models import Annotation, Draft
+from annotation.models import Annotation, Draft, Paraphrase
 from tests.browser.conftest import log_in, project_with, shot
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -94,6 +96,26 @@ def test_a_failed_autosave_says_so_and_retries(page, live_server, demo):
     assert Draft.objects.get().payload["response"] == "Typed while offline"
 
 
+def test_coming_back_online_saves_at_once_without_typing_again(page, live_server, demo):
+    project_with(THREE_KINDS[:1], "online", ["annotator1"])
+    log_in(page, live_server, "annotator1", demo["annotator1"])
+    page.goto(f"{live_server.url}/p/online/annotate/")
+    wait_for_kind(page, "demonstration")
+    page.context.set_offline(True)
+    page.keyboard.type("Typed on a train")
+    page.wait_for_selector('#save-state[data-state="failed"]:has-text("Save failed")')
+    # Retries back off (2 s, 4 s, 8 s): going online 7.5 s after the first failure falls between the third and
+    # the fourth, so only the "online" event can save within the wait below.
+    page.wait_for_timeout(7_500)
+    assert not Draft.objects.exists()
+    page.context.set_offline(False)
+    page.wait_for_selector('#save-state[data-state="saved"]', timeout=3_000)
+    assert Draft.objects.get().payload["response"] == "Typed on a train"
+    page.reload()
+    wait_for_kind(page, "demonstration")
+    assert page.input_value("#response") == "Typed on a train"
+
+
 def test_a_prompt_with_markup_is_shown_as_text(page, live_server, demo):
     payload = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
     project_with([{"kind": "demonstration", "prompt": payload}], "xss", ["annotator1"])
@@ -127,3 +149,175 @@ def test_guidelines_and_shortcut_help_open_from_the_keyboard(page, live_server, 
     assert page.is_visible("#skip-dialog")
     page.keyboard.press("Enter")
     page.wait_for_selector("text=Skipped.")
+
+
+REFUSAL = THREE_KINDS[1:2]
+
+
+def test_ctrl_enter_inside_the_autosave_delay_keeps_the_newest_text(page, live_server, demo):
+    project_with(REFUSAL, "race", ["annotator1"])
+    log_in(page, live_server, "annotator1", demo["annotator1"])
+    page.goto(f"{live_server.url}/p/race/annotate/")
+    wait_for_kind(page, "refusal")
+    page.keyboard.type("First words")
+    page.wait_for_selector('#save-state[data-state="saved"]')
+    page.keyboard.type(", and the newest ones")
+    page.keyboard.press("Control+Enter")  # no refusal style picked: the submit is refused
+    page.wait_for_selector("text=Fix the marked fields")
+    shot(page, "race-refused")
+    assert Draft.objects.get().payload["response"] == "First words, and the newest ones"
+    page.reload()
+    wait_for_kind(page, "refusal")
+    assert page.input_value("#response") == "First words, and the newest ones"
+    page.keyboard.type("!")
+    page.wait_for_selector('#save-state[data-state="saved"]')  # the next autosave is not a 409
+    assert Draft.objects.get().payload["response"] == "First words, and the newest ones!"
+
+
+def test_an_expired_session_keeps_the_text_and_saves_it_after_logging_in_again(page, live_server, demo):
+    from django.contrib.sessions.models import Session
+
+    project_with(THREE_KINDS[:1], "expiry", ["annotator1"])
+    log_in(page, live_server, "annotator1", demo["annotator1"])
+    page.goto(f"{live_server.url}/p/expiry/annotate/")
+    wait_for_kind(page, "demonstration")
+    Session.objects.all().delete()
+    page.keyboard.type("Written after the session ended")
+    page.wait_for_selector('#save-state[data-state="expired"]')
+    assert "session has expired" in page.inner_text("#save-state")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector('#save-state[data-state="expired"]')
+    shot(page, "session-expired")
+    assert page.input_value("#response") == "Written after the session ended"
+    assert not Draft.objects.exists() and not Annotation.objects.exists()
+
+    with page.expect_popup() as popup:
+        page.click("#save-state a")
+    login_tab = popup.value
+    login_tab.wait_for_selector("#id_username")
+    login_tab.fill("#id_username", "annotator1")
+    login_tab.fill("#id_password", demo["annotator1"])
+    login_tab.press("#id_password", "Enter")
+    login_tab.wait_for_url(f"{live_server.url}/")
+    login_tab.close()
+    page.bring_to_front()
+    page.evaluate("window.dispatchEvent(new Event('focus'))")
+    page.wait_for_selector('#save-state[data-state="saved"]', timeout=10_000)
+    assert Draft.objects.get().payload["response"] == "Written after the session ended"
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("text=Nothing left for you here")
+    assert Annotation.objects.get().payload["response"] == "Written after the session ended"
+
+
+def test_a_failed_submit_says_why_and_keeps_the_text(page, live_server, demo):
+    project_with(THREE_KINDS[:1], "failing", ["annotator1"])
+    log_in(page, live_server, "annotator1", demo["annotator1"])
+    page.goto(f"{live_server.url}/p/failing/annotate/")
+    wait_for_kind(page, "demonstration")
+    page.route("**/submit/", lambda route: route.fulfill(status=500, body="Server Error"))
+    page.keyboard.type("An answer the server fails on")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector('#save-state[data-state="failed"]')
+    shot(page, "submit-failed")
+    assert "Submit failed: the server failed (500)" in page.inner_text("#save-state")
+    assert page.input_value("#response") == "An answer the server fails on"
+    page.unroute("**/submit/")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("text=Nothing left for you here")
+    assert Annotation.objects.get().payload["response"] == "An answer the server fails on"
+
+
+def test_ctrl_enter_in_the_paraphrase_box_adds_the_paraphrase(page, live_server, demo):
+    project_with(THREE_KINDS[:1], "para", ["annotator1"])
+    log_in(page, live_server, "annotator1", demo["annotator1"])
+    page.goto(f"{live_server.url}/p/para/annotate/")
+    wait_for_kind(page, "demonstration")
+    page.keyboard.type("My answer so far")
+    page.click("text=Paraphrases of this instruction")
+    page.click(".paraphrase-slot textarea")
+    page.keyboard.type("Tell me what a hash function is.")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector(".paraphrases li")
+    shot(page, "paraphrase-added")
+    assert Paraphrase.objects.get().text == "Tell me what a hash function is."
+    assert not Annotation.objects.exists() and page.input_value("#response") == "My answer so far"
+
+
+def test_choosing_tie_after_a_strength_clears_the_strength(page, live_server, demo):
+    project_with(THREE_KINDS[2:], "tie", ["annotator1"])
+    log_in(page, live_server, "annotator1", demo["annotator1"])
+    page.goto(f"{live_server.url}/p/tie/annotate/")
+    wait_for_kind(page, "preference")
+    page.keyboard.press("2")
+    page.keyboard.press("Shift+Digit2")
+    assert page.is_checked('input[name="strength"][value="clear"]')
+    page.keyboard.press("3")
+    assert page.locator('input[name="strength"]:checked').count() == 0
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("text=Nothing left for you here")
+    assert Annotation.objects.get().payload["choice"] == "tie"
+
+
+def test_review_shortcuts_need_a_decision_and_leaving_warns_only_with_unsaved_text(page, live_server, demo):
+    from django.contrib.auth import get_user_model
+
+    from annotation.assignment import annotation_submit, assignment_next
+    from annotation.models import Membership
+
+    project = project_with(THREE_KINDS[:1], "rev", ["annotator1"])
+    users = get_user_model().objects
+    Membership.objects.create(project=project, user=users.get(username="reviewer"), role="reviewer")
+    annotator = users.get(username="annotator1")
+    assignment = assignment_next(project=project, user=annotator)
+    continuation = [{"role": "user", "content": "Shorter?"}, {"role": "assistant", "content": "A digest."}]
+    annotation_submit(
+        assignment_id=assignment.id,
+        user=annotator,
+        client_id=uuid.uuid4(),
+        payload={"response": "A long answer", "continuation": continuation},
+    )
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.dismiss()))
+    log_in(page, live_server, "reviewer", demo["reviewer"])
+    page.goto(f"{live_server.url}/p/rev/review/")
+    page.click("#note")
+    page.keyboard.type("Nice")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector('[role=alert]:has-text("Choose a decision")')
+    assert Annotation.objects.get().review_status == "pending"
+    page.click("summary:has-text('Edit and accept')")
+    page.fill("#response", "A short answer")
+    page.locator('textarea[name="turn_assistant"]').fill("A fixed-size digest.")
+    shot(page, "review-edit")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("text=Nothing waiting for review")
+    assert dialogs == []
+    annotation = Annotation.objects.get()
+    assert annotation.review_status == "accepted"
+    assert annotation.payload["continuation"][1]["content"] == "A fixed-size digest."
+
+
+def test_leave_site_is_asked_only_when_text_would_be_lost(page, live_server, demo):
+    project_with(THREE_KINDS[:1], "leave", ["annotator1"])
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.accept()))
+    log_in(page, live_server, "annotator1", demo["annotator1"])
+    page.goto(f"{live_server.url}/p/leave/author/")
+    page.keyboard.type("Explain what a checksum is.")
+    page.select_option("#task_type", index=1)
+    page.fill("#response", "A checksum is a small value computed from data to detect errors.")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("text=Saved as item")
+    page.goto(f"{live_server.url}/p/leave/annotate/")
+    wait_for_kind(page, "demonstration")
+    page.keyboard.type("Saved before I leave")
+    page.wait_for_selector('#save-state[data-state="saved"]')
+    page.goto(f"{live_server.url}/")
+    assert dialogs == []
+    page.goto(f"{live_server.url}/p/leave/annotate/")
+    wait_for_kind(page, "demonstration")
+    page.route("**/draft/", lambda route: route.abort())
+    page.keyboard.type(" and unsaved")
+    page.wait_for_selector('#save-state[data-state="failed"]')
+    page.goto(f"{live_server.url}/")
+    assert dialogs == ["beforeunload"]

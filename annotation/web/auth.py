@@ -1,0 +1,36 @@
+"""Login for the browser pages: full pages redirect to the login page, scripted requests get a 401 they can show."""
+
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponse, JsonResponse
+from django.utils.html import format_html
+
+SESSION_EXPIRED = "Your session has expired. Log in again in another tab; your text is kept on this page."
+
+
+def session_required(view):
+    """Like `login_required`, except that htmx, JSON and form posts answer 401 instead of redirecting.
+
+    A redirect would be followed by fetch and htmx, and the login page taken for the answer (a false "Saved",
+    or the login form swapped into the workspace in place of the annotator's text).
+    """
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.user.is_authenticated:
+            return view(request, *args, **kwargs)
+        if request.method in ("GET", "HEAD") and not request.htmx and not wants_json(request):
+            return redirect_to_login(request.get_full_path())
+        if wants_json(request):
+            return JsonResponse({"detail": SESSION_EXPIRED, "login_url": settings.LOGIN_URL}, status=401)
+        link = '<p class="error" role="alert">{} <a href="{}" target="_blank">Log in</a></p>'
+        body = format_html(link, SESSION_EXPIRED, settings.LOGIN_URL)
+        return HttpResponse(body, status=401)
+
+    return wrapper
+
+
+def wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
