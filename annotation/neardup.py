@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
-from django.db import transaction
+from django.db import connection, transaction
 from SetSimilaritySearch import all_pairs
 
 from annotation.models import Item, Project
@@ -175,6 +175,15 @@ def _cluster(batch: list[Item], index: _ProjectIndex, components: _Components) -
         item.duplicate_of_id = None if root == item.id else root
 
 
+def _save_signed(batch: list[Item]) -> None:
+    # One statement run per row: bulk_update compiles a CASE expression per row and was most of indexing's time.
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {Item._meta.db_table} SET minhash = %s, duplicate_of_id = %s WHERE id = %s",
+            [(item.minhash, item.duplicate_of_id, item.id) for item in batch],
+        )
+
+
 def index_project(project: Project) -> int:
     """Sign every item of the project that has no signature yet and cluster it; return how many were signed.
 
@@ -194,7 +203,7 @@ def index_project(project: Project) -> int:
                 if not batch:
                     return signed
                 _cluster(batch, index, components)
-                Item.objects.bulk_update(batch, ["minhash", "duplicate_of"], batch_size=500)
+                _save_signed(batch)
                 components.save_moved(project, except_ids={item.id for item in batch})
             with index.lock:
                 index.last_id = max(index.last_id, batch[-1].id)
