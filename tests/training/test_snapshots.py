@@ -4,6 +4,7 @@ import threading
 
 import pytest
 from django.core.files.storage import default_storage
+from django.db import connection
 
 from annotation.models import Annotation, Item, Membership
 from annotation.neardup import THRESHOLD, shingles
@@ -259,11 +260,15 @@ def test_a_build_reads_the_data_of_one_moment(judged, users):
     reviewer = Membership.objects.get(project=judged, user=users["reviewer"])
     snapshot = snapshot_create(project=judged, user=users["admin"], config={"eval_fraction": 0.0}, queue=False)
 
+    def accept_elsewhere():
+        try:
+            review_decide(membership=reviewer, annotation_id=pending.id, decision="accept")
+        finally:
+            connection.close()
+
     def on_progress(stage, fraction):
         if stage == "mixing":
-            accept = threading.Thread(
-                target=review_decide, kwargs={"membership": reviewer, "annotation_id": pending.id, "decision": "accept"}
-            )
+            accept = threading.Thread(target=accept_elsewhere)
             accept.start()
             accept.join()
 
