@@ -190,6 +190,8 @@ def index_project(project: Project) -> int:
     One indexer works on a project at a time (the project row is locked per batch); one that finds items signed
     by another since it last looked reloads the clusters.
     """
+    if not unsigned_count(project):
+        return 0  # the usual case at snapshot time: the worker indexed every item after its import
     index = project_index(project.id)
     components = None
     signed = 0
