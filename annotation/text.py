@@ -88,7 +88,7 @@ def loads(document: str | bytes) -> Any:
         raise InvalidInput(f"not UTF-8 (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         where = f"column {exc.colno}" if exc.lineno == 1 else f"line {exc.lineno} column {exc.colno}"
-        raise InvalidInput(f"invalid JSON: {exc.msg} at {where}") from None
+        raise InvalidInput(f"invalid JSON: {exc.msg.removesuffix(' at')} at {where}") from None
     return clean(value)
 
 

@@ -106,9 +106,9 @@ def review_changes(item: Item, data) -> dict:
     """The fields a reviewer's edit form sent, as changes to the payload (None removes a field, e.g. all turns)."""
     changes: dict = {}
     if "response" in data:
-        changes["response"] = data["response"].strip()
+        changes["response"] = data["response"]
     if item.kind in PAIRWISE_KINDS and "better_response" in data:
-        changes["better_response"] = data["better_response"].strip()
+        changes["better_response"] = data["better_response"]
     if item.kind == Kind.DEMONSTRATION and "turn_user" in data:
         changes["continuation"] = _continuation(data) or None
     if item.kind == Kind.REFUSAL and item.safety == Safety.SHOULD_REFUSE and data.get("refusal_style"):

@@ -1,6 +1,7 @@
 """The annotate screen: one task at a time, swapped in place by htmx after each submit or skip."""
 
 import contextlib
+import re
 import uuid
 
 from django.http import Http404, JsonResponse
@@ -35,12 +36,19 @@ from annotation.web.forms import (
 
 CHOICE_OPTIONS = [("left", "A"), ("right", "B"), ("tie", "Tie")]
 SKIP_REASONS = ["Unclear or broken prompt", "Outside my expertise", "Not my language", "Offensive to me"]
+FOLLOW_UP_TURN = re.compile(r"continuation\[(\d+)\]")
 
 
 def field_errors(exc: InvalidInput) -> dict[str, str]:
+    """Errors by form field; a follow-up turn's error is shown under the turns, naming the turn."""
     errors = {e["field"].removeprefix("payload."): e["message"] for e in exc.errors}
     if exc.field and exc.field.removeprefix("payload.") not in errors:
         errors[exc.field.removeprefix("payload.")] = exc.message
+    for field, message in list(errors.items()):
+        if turn := FOLLOW_UP_TURN.match(field):
+            index = int(turn.group(1))
+            part = "the user turn" if index % 2 == 0 else "the assistant reply"
+            errors.setdefault("continuation", f"Follow-up {index // 2 + 1}, {part}: {message}")
     return errors
 
 

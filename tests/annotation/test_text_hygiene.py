@@ -265,3 +265,9 @@ def test_a_lone_surrogate_stored_before_hygiene_does_not_take_down_reads(world):
     assert admin.get("/api/v1/projects/demo/metrics/").status_code == 200
     again = client_for(world["users"]["ann1"]).post("/api/v1/projects/demo/assignments/next/")
     assert again.status_code == 200 and again.json()["draft"]["payload"] == {"response": "draft \udc00"}
+
+
+def test_a_json_error_reads_as_one_sentence():
+    with pytest.raises(InvalidInput) as refused:
+        loads('{"a": "b\x00"}')
+    assert refused.value.message == "invalid JSON: Invalid control character at column 9"

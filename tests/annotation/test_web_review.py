@@ -56,6 +56,19 @@ def test_an_edit_keeps_every_field_the_form_does_not_send(project, users, make_i
     assert annotation.payload == payload | {"response": "I can't help with stealing that."}
 
 
+def test_editing_one_turn_leaves_the_response_exactly_as_written(project, users, make_items, browser_client):
+    make_items(project, demo_rows(1))
+    written = "Keep me\n\n  with my spacing  "
+    annotation = submit_as(project, users["ann1"], {"response": written, "continuation": CONTINUATION})
+    token = login(browser_client, users["reviewer"])
+    edit = {"annotation": annotation.id, "decision": "edit_accept", "response": written}
+    edit |= {"turn_user": "And in Python?", "turn_assistant": "Use hashlib.sha256."}
+    assert decide(browser_client, token, edit).status_code == 302
+    annotation.refresh_from_db()
+    assert annotation.payload["response"] == written
+    assert annotation.payload["continuation"][1]["content"] == "Use hashlib.sha256."
+
+
 def test_clearing_every_follow_up_turn_removes_them(project, users, make_items, browser_client):
     make_items(project, demo_rows(1))
     annotation = submit_as(project, users["ann1"], {"response": "Answer", "continuation": CONTINUATION})

@@ -233,6 +233,18 @@ def test_a_refused_submit_keeps_the_posted_text_as_the_newest_draft(project, use
     assert ">typed on</textarea>" in page
 
 
+def test_an_empty_follow_up_reply_is_named_under_the_turns(project, users, make_items, browser_client):
+    make_items(project, demo_rows(1))
+    token = login(browser_client, users["ann1"])
+    assignment = current(project, users["ann1"])
+    data = {"client_id": str(uuid.uuid4()), "response": "Answer", "turn_user": "And then?", "turn_assistant": ""}
+    refused = post(browser_client, token, f"/p/demo/annotate/{assignment.id}/submit/", data)
+    assert refused.status_code == 422
+    assert "Follow-up 1, the assistant reply: must not be blank" in refused.content.decode()
+    assert "Not submitted: your text is kept as a draft" in refused.content.decode()
+    assert "Draft restored" not in refused.content.decode()
+
+
 def test_an_expired_session_gets_a_401_it_can_show_not_the_login_page(project, users, make_items, browser_client):
     make_items(project, demo_rows(1))
     token = login(browser_client, users["ann1"])
