@@ -97,6 +97,7 @@ def test_the_workspace_ranks_in_the_order_shown(project, users, three, browser_c
     headers = {"HTTP_X_CSRFTOKEN": token, "HTTP_HX_REQUEST": "true"}
     missing = browser_client.post(url, {"client_id": str(uuid.uuid4()), "rank_0": "1", "rank_1": "junk"}, **headers)
     assert missing.status_code == 422 and "Give every response a place" in missing.content.decode()
+    assert "Response B has no place. Response C has no place." in missing.content.decode()  # as shown, not ids
     assert 'name="rank_0"' in missing.content.decode() and not Annotation.objects.exists()
     # Shown second and third tie for first place; shown first comes last.
     data = {"client_id": str(uuid.uuid4()), "rank_0": "2", "rank_1": "1", "rank_2": "1", "rationale": "why"}
