@@ -1,7 +1,8 @@
 """Building a snapshot's files from accepted annotations, streaming in item order.
 
 Everything here is a function of the inputs (the annotation data and the config): the same inputs give
-byte-identical files and the same content hash. Nothing holds the project's text in memory at once.
+byte-identical files and the same content hash. Rows are streamed; only the split holds every prompt's shingles
+at once (the exact near-duplicate join).
 """
 
 import json
