@@ -72,11 +72,26 @@ def draft_save(*, assignment_id: int, user, payload, version: int | None) -> Dra
     return draft
 
 
-def draft_keep(*, assignment_id: int, user, payload) -> Draft:
-    """Keep a refused submit's form as the draft over whatever version is stored: it is the newest text."""
+def draft_current(*, assignment_id: int, user, version: int | None) -> None:
+    """Refuse (409) a submit from a page that saw another draft `version` (None: no draft) than the stored one:
+    another tab or device changed the task since, and its newer text must win. Checked on a submitted assignment
+    too, so that a stale tab's submit is never taken for a retry of the other tab's (the draft carries client_id)."""
+    assignment = own_assignment(assignment_id, user)
+    stored = Draft.objects.filter(assignment=assignment).values_list("version", flat=True).first()
+    if stored is not None and stored != version:
+        raise Conflict(
+            "This task was changed in another tab or device after this page was loaded, so this submit was refused. "
+            "Reload the page to see the newest text; what you typed stays here until you do.",
+            field="draft_version",
+        )
+
+
+def draft_keep(*, assignment_id: int, user, payload, version: int | None) -> Draft:
+    """Keep a refused submit's form as the draft when its page saw the stored `version` (or there is no draft): it is
+    the newest text. Else 409, leaving the newer draft that another tab or device saved."""
     assignment = _draft_assignment(assignment_id, user)
-    version = Draft.objects.filter(assignment=assignment).values_list("version", flat=True).first()
-    return _save_versioned(Draft, {"assignment": assignment}, payload, version)
+    stored = Draft.objects.filter(assignment=assignment).exists()
+    return _save_versioned(Draft, {"assignment": assignment}, payload, version if stored else None)
 
 
 def draft_resume(assignment: Assignment) -> bool:

@@ -237,6 +237,16 @@ class SubmitForm(forms.Form):
     time_spent_ms = forms.IntegerField(required=False, min_value=0, max_value=MAX_TIME_SPENT_MS)
 
 
+class TaskSubmitForm(SubmitForm, DraftForm):
+    """A workspace submit, with the draft version its page last saw (empty: none), to refuse a stale tab's work;
+    `check_draft` is False for a post without the field (a script, not the page)."""
+
+    def clean(self):
+        data = super().clean()
+        data["check_draft"] = "draft_version" in self.data
+        return data
+
+
 def _author_text() -> forms.CharField:
     return forms.CharField(required=False, strip=False)
 

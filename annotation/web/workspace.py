@@ -10,7 +10,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation.assignment import annotation_submit, assignment_next, assignment_skip
-from annotation.drafts import draft_keep, draft_save
+from annotation.drafts import draft_current, draft_keep, draft_save
 from annotation.errors import Conflict, Gone, InvalidInput
 from annotation.guidance import guidance
 from annotation.markdown import render_markdown
@@ -24,7 +24,7 @@ from annotation.web.forms import (
     HintsForm,
     PreviewForm,
     SkipForm,
-    SubmitForm,
+    TaskSubmitForm,
     cleaned,
     draft_values,
     invalid,
@@ -36,6 +36,10 @@ from annotation.web.forms import (
 
 CHOICE_OPTIONS = [("left", "A"), ("right", "B"), ("tie", "Tie")]
 SKIP_REASONS = ["Unclear or broken prompt", "Outside my expertise", "Not my language", "Offensive to me"]
+ALREADY_SUBMITTED = (
+    "This task was already submitted from another tab or device, so the text on this page was not saved. "
+    "Copy it now if you need it."
+)
 FOLLOW_UP_TURN = re.compile(r"continuation\[(\d+)\]")
 
 
@@ -57,15 +61,23 @@ def conversation(item) -> list[dict]:
 
 
 def task_context(
-    membership, assignment: Assignment | None, *, values=None, errors=None, notice=None, notice_warn=False
+    membership,
+    assignment: Assignment | None,
+    *,
+    values=None,
+    errors=None,
+    notice=None,
+    notice_warn=False,
+    draft_version=None,
 ) -> dict:
-    """Everything the task partial shows; `values` are form values (a draft, or what was just posted)."""
+    """Everything the task partial shows; `values` are form values (a draft, or what was just posted), and
+    `draft_version` the version the page goes on from ("" for none; by default the stored draft's)."""
     context = {"project": membership.project, "assignment": assignment, "notice": notice, "notice_warn": notice_warn}
     if assignment is None:
         return context
     item = assignment.item
     draft = getattr(assignment, "draft", None)
-    context["draft_version"] = draft.version if draft else ""
+    context["draft_version"] = draft_version if draft_version is not None else (draft.version if draft else "")
     if values is None:
         values = shown_values(draft.payload) if draft else {}
     values.setdefault("client_id", str(uuid.uuid4()))
@@ -120,14 +132,26 @@ def _next_or_redirect(request, membership, notice):
     return _next(request, membership, notice)
 
 
-def _refused(request, membership, assignment, status, *, errors=None, notice=None):
-    """Show a refused submit again with the posted text, kept as the draft so that a reload shows it too."""
+def _refused(request, membership, assignment, status, *, version, errors=None, notice=None):
+    """Show a refused submit again with the posted text, kept as the draft so that a reload shows it too, unless
+    another tab or device saved a newer draft since the page's `version`: the page then keeps its version, so that
+    its autosave is refused too rather than overwrite the newer text."""
     values = draft_values(request.POST)
-    # Unless the text itself is refused (e.g. a NUL byte) or the assignment is closed; it stays on screen anyway.
+    # Unless the draft is newer, the text itself is refused (e.g. a NUL byte) or the assignment is closed; the text
+    # stays on screen anyway.
     with contextlib.suppress(Conflict, InvalidInput):
-        assignment.draft = draft_keep(assignment_id=assignment.id, user=request.user, payload=values)
+        assignment.draft = draft_keep(assignment_id=assignment.id, user=request.user, payload=values, version=version)
+        version = assignment.draft.version
     return _render_task(
-        request, membership, assignment, status=status, values=values, errors=errors, notice=notice, notice_warn=True
+        request,
+        membership,
+        assignment,
+        status=status,
+        values=values,
+        errors=errors,
+        notice=notice,
+        notice_warn=True,
+        draft_version="" if version is None else version,
     )
 
 
@@ -137,11 +161,16 @@ def submit(request, slug, pk):
     membership = membership_for(request.user, slug)
     assignment = _assignment_in(membership, pk)
     payload = payload_from_form(assignment.item, assignment, request.POST)
+    form = TaskSubmitForm(request.POST)
     try:
-        meta = cleaned(SubmitForm(request.POST))
+        meta = cleaned(form)
     except InvalidInput as exc:
-        return _refused(request, membership, assignment, 422, notice=exc.message)
+        version = form.cleaned_data.get("draft_version")
+        return _refused(request, membership, assignment, 422, version=version, notice=exc.message)
+    version = meta["draft_version"]
     try:
+        if meta["check_draft"]:
+            draft_current(assignment_id=pk, user=request.user, version=version)
         annotation_submit(
             assignment_id=pk,
             user=request.user,
@@ -150,9 +179,11 @@ def submit(request, slug, pk):
             time_spent_ms=meta["time_spent_ms"],
         )
     except InvalidInput as exc:
-        return _refused(request, membership, assignment, 422, errors=field_errors(exc))
+        return _refused(request, membership, assignment, 422, version=version, errors=field_errors(exc))
     except (Gone, Conflict) as exc:
-        return _refused(request, membership, assignment, 409, notice=exc.message)
+        assignment.refresh_from_db(fields=["status"])
+        notice = ALREADY_SUBMITTED if assignment.status == Assignment.Status.SUBMITTED else exc.message
+        return _refused(request, membership, assignment, 409, version=version, notice=notice)
     return _next_or_redirect(request, membership, notice="Submitted.")
 
 

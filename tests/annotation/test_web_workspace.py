@@ -233,6 +233,36 @@ def test_a_refused_submit_keeps_the_posted_text_as_the_newest_draft(project, use
     assert ">typed on</textarea>" in page
 
 
+def test_a_stale_tabs_submit_is_refused_and_leaves_the_newer_draft(project, users, make_items, browser_client):
+    make_items(project, demo_rows(1))
+    token = login(browser_client, users["ann1"])
+    assignment = current(project, users["ann1"])
+    url = f"/p/demo/annotate/{assignment.id}/"
+    assert post(browser_client, token, url + "draft/", {"response": "Tab one"}).json()["version"] == 1
+    assert post(browser_client, token, url + "draft/", {"response": "Tab two"}).status_code == 409
+    newer = post(browser_client, token, url + "draft/", {"response": "Tab one, newer", "draft_version": "1"})
+    assert newer.status_code == 200
+    tab_two = {"client_id": str(uuid.uuid4()), "response": "Tab two, older", "draft_version": ""}
+    refused = post(browser_client, token, url + "submit/", tab_two)
+    page = refused.content.decode()
+    assert refused.status_code == 409 and "changed in another tab or device" in page and "Reload" in page
+    assert ">Tab two, older</textarea>" in page and 'name="draft_version" value=""' in page
+    assert not Annotation.objects.exists()
+    draft = Draft.objects.get()
+    assert (draft.payload["response"], draft.version) == ("Tab one, newer", 2)
+    tab_one = {"client_id": str(uuid.uuid4()), "response": "Tab one, newer", "draft_version": "2"}
+    assert post(browser_client, token, url + "submit/", tab_one).status_code == 200
+    assert Annotation.objects.get().payload == {"response": "Tab one, newer"}
+    late = post(browser_client, token, url + "submit/", tab_two | {"client_id": str(uuid.uuid4())})
+    notice = late.content.decode()
+    assert late.status_code == 409 and "already submitted from another tab or device" in notice
+    assert "was not saved" in notice and "another client_id" not in notice
+    same_key = post(browser_client, token, url + "submit/", tab_two | {"client_id": tab_one["client_id"]})
+    assert same_key.status_code == 409 and "already submitted from another tab or device" in same_key.content.decode()
+    assert Annotation.objects.get().payload == {"response": "Tab one, newer"}
+    assert post(browser_client, token, url + "submit/", tab_one).status_code == 200  # a retry of the accepted submit
+
+
 def test_an_empty_follow_up_reply_is_named_under_the_turns(project, users, make_items, browser_client):
     make_items(project, demo_rows(1))
     token = login(browser_client, users["ann1"])
@@ -264,6 +294,23 @@ def test_an_expired_session_gets_a_401_it_can_show_not_the_login_page(project, u
     assert "<form" not in submit.content.decode()
     page = browser_client.get("/p/demo/annotate/")
     assert page.status_code == 302 and page["Location"].startswith("/login/")
+
+
+def test_a_request_with_no_csrf_cookie_left_is_told_to_log_in_again(project, users, make_items, browser_client):
+    make_items(project, demo_rows(1))
+    token = login(browser_client, users["ann1"])
+    assignment = current(project, users["ann1"])
+    browser_client.cookies.clear()
+    url = f"/p/demo/annotate/{assignment.id}/draft/"
+    draft = browser_client.post(url, {"response": "x"}, HTTP_X_CSRFTOKEN=token, HTTP_ACCEPT="application/json")
+    assert draft.status_code == 403
+    assert "security token has expired" in draft.json()["detail"] and draft.json()["login_url"] == "/login/"
+    data = {"client_id": str(uuid.uuid4()), "response": "x"}
+    submit = post(browser_client, token, f"/p/demo/annotate/{assignment.id}/submit/", data)
+    assert submit.status_code == 403 and submit.json()["login_url"] == "/login/"
+    plain = browser_client.post(f"/p/demo/annotate/{assignment.id}/submit/", data)
+    assert plain.status_code == 403 and "login_url" not in plain.content.decode()
+    assert not Draft.objects.exists() and not Annotation.objects.exists()
 
 
 def test_typing_keeps_the_lease_alive_up_to_a_cap(project, users, make_items, browser_client):
