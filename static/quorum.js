@@ -106,7 +106,7 @@
       return true;
     }
     pending = true;
-    if (response.status === 401 || response.type === "opaqueredirect") {
+    if (response.status === 401 || response.type === "opaqueredirect" || body.login_url) {
       expired("log in again and it is saved");
       retry();
     } else if (response.status === 409 || response.status === 400) {
@@ -148,6 +148,7 @@
     pending = false;
     retryDelay = 2000;
     shownAt = performance.now();
+    document.querySelectorAll("form").forEach(syncStrength);
     const f = form();
     if (!f) return;
     f.dataset.baseTime = (f.elements.time_spent_ms && f.elements.time_spent_ms.value) || 0;
@@ -158,17 +159,20 @@
     }
   }
 
-  // A tie has no strength: picking Tie clears a strength picked before, so no error is left that no control fixes.
-  function clearStrengthOnTie(input) {
-    if (input.name !== "choice" || input.value !== "tie" || !input.checked) return;
-    input.form?.querySelectorAll('input[name="strength"]').forEach((radio) => {
-      radio.checked = false;
+  // A tie has no strength: while Tie is chosen the strengths are cleared and disabled, so the server never refuses one.
+  function syncStrength(f) {
+    const tie = Boolean(f?.querySelector('input[name="choice"][value="tie"]')?.checked);
+    f?.querySelectorAll('input[name="strength"]').forEach((radio) => {
+      radio.disabled = tie;
+      if (tie) radio.checked = false;
     });
   }
 
   function choose(name, value) {
     const input = form()?.querySelector(`input[name="${name}"][value="${value}"]`);
-    if (input) {
+    if (input?.disabled) {
+      setState("A tie has no strength: choose A or B to give one.", "conflict");
+    } else if (input) {
       input.checked = true;
       input.dispatchEvent(new Event("input", { bubbles: true }));
       input.focus();
@@ -241,7 +245,7 @@
   });
 
   function changed(event) {
-    clearStrengthOnTie(event.target);
+    if (event.target.name === "choice") syncStrength(event.target.form);
     if (event.target.form && event.target.form === form() && autosaved(form())) schedule();
   }
   document.addEventListener("input", changed);
@@ -310,21 +314,26 @@
 
   document.addEventListener("htmx:responseError", (event) => {
     const xhr = event.detail.xhr;
-    let detail = "";
+    let body = {};
     try {
-      detail = JSON.parse(xhr.responseText).detail || "";
+      body = JSON.parse(xhr.responseText) || {};
     } catch {
-      detail = "";
+      body = {};
     }
+    const detail = body.detail || "";
     const what = event.detail.elt === form() ? "Submit" : ACTIONS[event.detail.requestConfig?.verb?.toUpperCase()] || "Request";
     if (autosaved(form())) pending = true;
-    if (xhr.status === 401) expired(`log in again, then ${what.toLowerCase()} again`);
+    if (xhr.status === 401 || body.login_url) expired(`log in again, then ${what.toLowerCase()} again`);
     else setState(`${what} failed: ${failure(xhr.status, detail)}. Your text is kept here; try again.`, "failed");
   });
 
+  // The text of a submit that never reached the server waits as an unsaved draft: retried, and saved on coming online.
   document.addEventListener("htmx:sendError", () => {
-    if (autosaved(form())) pending = true;
     setState("Offline: the server could not be reached. Your text is kept here; submit again when back online.", "failed");
+    if (autosaved(form())) {
+      pending = true;
+      retry();
+    }
   });
 
   // Back online, or back from logging in in another tab: send what is waiting now.

@@ -6,8 +6,13 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse, JsonResponse
 from django.utils.html import format_html
+from django.views.csrf import csrf_failure as django_csrf_failure
 
 SESSION_EXPIRED = "Your session has expired. Log in again in another tab; your text is kept on this page."
+CSRF_EXPIRED = (
+    "Your session or this page's security token has expired. Log in again in another tab; "
+    "your text is kept on this page."
+)
 
 
 def session_required(view):
@@ -34,3 +39,14 @@ def session_required(view):
 
 def wants_json(request) -> bool:
     return "application/json" in request.headers.get("Accept", "")
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: a scripted request (its cookies cleared or expired) gets a 403 it can offer a login for.
+
+    Django checks the token before any view runs, so without this a save with no csrftoken cookie left would say
+    only "403 Forbidden", where the same request without the session cookie says to log in again.
+    """
+    if not request.htmx and not wants_json(request):
+        return django_csrf_failure(request, reason)
+    return JsonResponse({"detail": CSRF_EXPIRED, "login_url": settings.LOGIN_URL}, status=403)

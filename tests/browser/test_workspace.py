@@ -116,6 +116,23 @@ def test_coming_back_online_saves_at_once_without_typing_again(page, live_server
     assert page.input_value("#response") == "Typed on a train"
 
 
+def test_text_typed_offline_before_ctrl_enter_is_saved_on_coming_back_online(page, live_server, demo):
+    project_with(THREE_KINDS[:1], "offline-submit", ["annotator1"])
+    log_in(page, live_server, "annotator1", demo["annotator1"])
+    page.goto(f"{live_server.url}/p/offline-submit/annotate/")
+    wait_for_kind(page, "demonstration")
+    page.keyboard.type("Saved before")
+    page.wait_for_selector('#save-state[data-state="saved"]')
+    page.context.set_offline(True)
+    page.keyboard.type(", typed offline")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector('#save-state:has-text("Offline")')
+    page.context.set_offline(False)
+    page.wait_for_selector('#save-state[data-state="saved"]', timeout=1_500)
+    assert Draft.objects.get().payload["response"] == "Saved before, typed offline"
+    assert page.input_value("#response") == "Saved before, typed offline"
+
+
 def test_a_prompt_with_markup_is_shown_as_text(page, live_server, demo):
     payload = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
     project_with([{"kind": "demonstration", "prompt": payload}], "xss", ["annotator1"])
@@ -174,6 +191,26 @@ def test_ctrl_enter_inside_the_autosave_delay_keeps_the_newest_text(page, live_s
     assert Draft.objects.get().payload["response"] == "First words, and the newest ones!"
 
 
+def log_in_again_and_submit(page, live_server, demo, text: str) -> None:
+    """Log in from the bar's link in a new tab; the waiting save goes through, then the submit."""
+    with page.expect_popup() as popup:
+        page.click("#save-state a")
+    login_tab = popup.value
+    login_tab.wait_for_selector("#id_username")
+    login_tab.fill("#id_username", "annotator1")
+    login_tab.fill("#id_password", demo["annotator1"])
+    login_tab.press("#id_password", "Enter")
+    login_tab.wait_for_url(f"{live_server.url}/")
+    login_tab.close()
+    page.bring_to_front()
+    page.evaluate("window.dispatchEvent(new Event('focus'))")
+    page.wait_for_selector('#save-state[data-state="saved"]', timeout=10_000)
+    assert Draft.objects.get().payload["response"] == text
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("text=Nothing left for you here")
+    assert Annotation.objects.get().payload["response"] == text
+
+
 def test_an_expired_session_keeps_the_text_and_saves_it_after_logging_in_again(page, live_server, demo):
     from django.contrib.sessions.models import Session
 
@@ -191,22 +228,7 @@ def test_an_expired_session_keeps_the_text_and_saves_it_after_logging_in_again(p
     assert page.input_value("#response") == "Written after the session ended"
     assert not Draft.objects.exists() and not Annotation.objects.exists()
 
-    with page.expect_popup() as popup:
-        page.click("#save-state a")
-    login_tab = popup.value
-    login_tab.wait_for_selector("#id_username")
-    login_tab.fill("#id_username", "annotator1")
-    login_tab.fill("#id_password", demo["annotator1"])
-    login_tab.press("#id_password", "Enter")
-    login_tab.wait_for_url(f"{live_server.url}/")
-    login_tab.close()
-    page.bring_to_front()
-    page.evaluate("window.dispatchEvent(new Event('focus'))")
-    page.wait_for_selector('#save-state[data-state="saved"]', timeout=10_000)
-    assert Draft.objects.get().payload["response"] == "Written after the session ended"
-    page.keyboard.press("Control+Enter")
-    page.wait_for_selector("text=Nothing left for you here")
-    assert Annotation.objects.get().payload["response"] == "Written after the session ended"
+    log_in_again_and_submit(page, live_server, demo, "Written after the session ended")
 
 
 def test_a_failed_submit_says_why_and_keeps_the_text(page, live_server, demo):
@@ -256,6 +278,77 @@ def test_choosing_tie_after_a_strength_clears_the_strength(page, live_server, de
     page.keyboard.press("Control+Enter")
     page.wait_for_selector("text=Nothing left for you here")
     assert Annotation.objects.get().payload["choice"] == "tie"
+
+
+def test_clearing_all_cookies_asks_to_log_in_and_saves_after_logging_in_again(page, live_server, demo):
+    project_with(THREE_KINDS[:1], "cookies", ["annotator1"])
+    log_in(page, live_server, "annotator1", demo["annotator1"])
+    page.goto(f"{live_server.url}/p/cookies/annotate/")
+    wait_for_kind(page, "demonstration")
+    page.context.clear_cookies()
+    page.keyboard.type("Written after the cookies were cleared")
+    page.wait_for_selector('#save-state[data-state="expired"]')
+    assert "session has expired" in page.inner_text("#save-state")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector('#save-state[data-state="expired"]')
+    assert "403" not in page.inner_text("#save-state")
+    assert page.input_value("#response") == "Written after the cookies were cleared"
+    assert not Draft.objects.exists() and not Annotation.objects.exists()
+
+    log_in_again_and_submit(page, live_server, demo, "Written after the cookies were cleared")
+
+
+def test_a_submit_swap_after_resizing_the_text_box_breaks_no_content_security_policy(page, live_server, demo):
+    project_with(THREE_KINDS[:2], "csp", ["annotator1"])
+    violations = []
+    page.on("console", lambda message: "Content Security Policy" in message.text and violations.append(message.text))
+    log_in(page, live_server, "annotator1", demo["annotator1"])
+    page.goto(f"{live_server.url}/p/csp/annotate/")
+    wait_for_kind(page, "demonstration")
+    box = page.locator("#response").bounding_box()
+    page.mouse.move(box["x"] + box["width"] - 3, box["y"] + box["height"] - 3)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] - 3, box["y"] + box["height"] + 100, steps=5)
+    page.mouse.up()
+    assert "height" in page.get_attribute("#response", "style")
+    page.click("#response")
+    page.keyboard.type("A first answer")
+    page.keyboard.press("Control+Enter")
+    wait_for_kind(page, "refusal")
+    page.wait_for_timeout(500)
+    assert violations == []
+
+
+def test_strength_is_disabled_while_tie_is_chosen(page, live_server, demo):
+    project_with(THREE_KINDS[2:], "tiestrength", ["annotator1"])
+    log_in(page, live_server, "annotator1", demo["annotator1"])
+    page.goto(f"{live_server.url}/p/tiestrength/annotate/")
+    wait_for_kind(page, "preference")
+    page.keyboard.press("1")
+    page.keyboard.press("Shift+Digit3")
+    page.keyboard.press("3")
+    assert page.locator('input[name="strength"]:disabled').count() == 3
+    page.keyboard.press("Shift+Digit2")
+    page.click('label:has(input[name="strength"][value="slight"])', force=True)
+    assert page.locator('input[name="strength"]:checked').count() == 0
+    assert "tie has no strength" in page.inner_text("#save-state")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("text=Nothing left for you here")
+    assert Annotation.objects.get().payload["choice"] == "tie"
+
+
+def test_choosing_a_side_after_tie_enables_the_strength_again(page, live_server, demo):
+    project_with(THREE_KINDS[2:], "untie", ["annotator1"])
+    log_in(page, live_server, "annotator1", demo["annotator1"])
+    page.goto(f"{live_server.url}/p/untie/annotate/")
+    wait_for_kind(page, "preference")
+    page.keyboard.press("3")
+    page.keyboard.press("2")
+    assert page.locator('input[name="strength"]:disabled').count() == 0
+    page.keyboard.press("Shift+Digit1")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("text=Nothing left for you here")
+    assert Annotation.objects.get().payload["strength"] == "slight"
 
 
 def test_review_shortcuts_need_a_decision_and_leaving_warns_only_with_unsaved_text(page, live_server, demo):
