@@ -72,11 +72,14 @@ def _pick(project: Project, user, *, gold: bool) -> Item | None:
 def _claim(project: Project, user) -> Assignment | None:
     now = timezone.now()
     live = Q(status=Status.ACTIVE, expires_at__gt=now)
+    # An expired lease gave its slot back: its draft can come back only while the item has room (gold items and
+    # repeats hold no slot). Filtering here keeps drafts that can never come back off every later request.
+    room = Q(status=Status.ACTIVE) | Q(item__open_slots__gt=0) | Q(item__is_gold=True) | Q(repeat_of__isnull=False)
     # One query finds the live assignment or, failing that, the lapsed ones whose drafts could come back.
     mine = (
         Assignment.objects.select_related("project", "item", "draft")
         .select_for_update(of=("self",))
-        .filter(live | Q(status__in=[Status.ACTIVE, Status.EXPIRED], draft__isnull=False))
+        .filter(live | (Q(status__in=[Status.ACTIVE, Status.EXPIRED], draft__isnull=False) & room))
         .filter(project=project, annotator=user)
         .annotate(live=Case(When(live, then=Value(1)), default=Value(0), output_field=IntegerField()))
         .order_by("-live", "-draft__updated_at")

@@ -57,7 +57,7 @@ def _draft_assignment(assignment_id: int, user) -> Assignment:
 
 
 def _renew_lease(assignment: Assignment) -> None:
-    lease = timedelta(seconds=Project.objects.values_list("lease_seconds", flat=True).get(id=assignment.project_id))
+    lease = timedelta(seconds=assignment.project.lease_seconds)
     renewed = min(timezone.now() + lease, assignment.created_at + MAX_LEASE_HOLD)
     if renewed > assignment.expires_at:
         Assignment.objects.filter(id=assignment.id, status=Status.ACTIVE).update(expires_at=renewed)

@@ -70,7 +70,11 @@ def annotations_for(
 
 def own_assignment(assignment_id: int, user) -> Assignment:
     """The user's own assignment in a project they still belong to; 404 for anyone else's."""
-    assignment = Assignment.objects.filter(id=assignment_id, annotator=user, project__memberships__user=user).first()
+    assignment = (
+        Assignment.objects.select_related("project")
+        .filter(id=assignment_id, annotator=user, project__memberships__user=user)
+        .first()
+    )
     if assignment is None:
         raise Http404("No such assignment.")
     return assignment

@@ -54,3 +54,19 @@ def test_the_annotation_list_does_not_grow_with_its_page(project, make_items, an
     _, small = count_queries(lambda: annotator.get("/api/v1/projects/demo/annotations/?page_size=2"))
     _, large = count_queries(lambda: annotator.get("/api/v1/projects/demo/annotations/?page_size=30"))
     assert len(small) == len(large)
+
+
+def test_drafts_that_cannot_come_back_cost_next_nothing(project, make_items, annotator, users):
+    from annotation.models import Assignment, Draft, Item
+
+    make_items(project, demo_rows(20))
+    for _ in range(5):  # five lapsed drafts whose items others have filled since
+        response = annotator.post("/api/v1/projects/demo/assignments/next/")
+        assignment = Assignment.objects.get(id=response.json()["id"])
+        Draft.objects.create(assignment=assignment, payload={"response": "too late"})
+        assignment.status = "expired"
+        assignment.save()
+        Item.objects.filter(id=assignment.item_id).update(open_slots=0)
+    response, next_queries = count_queries(lambda: annotator.post("/api/v1/projects/demo/assignments/next/"))
+    assert response.status_code == 200
+    assert len(next_queries) == 7, "\n".join(q[:150] for q in next_queries)
