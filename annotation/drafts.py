@@ -72,11 +72,11 @@ def draft_save(*, assignment_id: int, user, payload, version: int | None) -> Dra
     return draft
 
 
-def draft_current(*, assignment_id: int, user, version: int | None) -> None:
+def draft_current(*, assignment: Assignment, version: int | None) -> None:
     """Refuse (409) a submit from a page that saw another draft `version` (None: no draft) than the stored one:
     another tab or device changed the task since, and its newer text must win. Checked on a submitted assignment
-    too, so that a stale tab's submit is never taken for a retry of the other tab's (the draft carries client_id)."""
-    assignment = own_assignment(assignment_id, user)
+    too, so that a stale tab's submit is never taken for a retry of the other tab's (the draft carries client_id).
+    `assignment` is one the caller already found to be the user's own."""
     stored = Draft.objects.filter(assignment=assignment).values_list("version", flat=True).first()
     if stored is not None and stored != version:
         raise Conflict(

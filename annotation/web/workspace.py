@@ -170,7 +170,7 @@ def submit(request, slug, pk):
     version = meta["draft_version"]
     try:
         if meta["check_draft"]:
-            draft_current(assignment_id=pk, user=request.user, version=version)
+            draft_current(assignment=assignment, version=version)
         annotation_submit(
             assignment_id=pk,
             user=request.user,
