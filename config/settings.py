@@ -150,13 +150,22 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# Background work: snapshots and indexing on `default`, training runs on `training`, each with its own worker, so
+# a long run never holds up the rest. RQ kills a job at its queue's timeout (its own default is 180 s).
+TASK_QUEUES = ["default", "training"]
+TASK_JOB_TIMEOUT_S = env_int("TASK_JOB_TIMEOUT_S", 60 * 60)
+TRAINING_JOB_TIMEOUT_S = env_int("TRAINING_JOB_TIMEOUT_S", 7 * 24 * 60 * 60)
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
-    INSTALLED_APPS.append("django_tasks_rq")
-    RQ_QUEUES = {"default": {"URL": REDIS_URL}}
-    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    RQ_QUEUES = {
+        "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": TASK_JOB_TIMEOUT_S},
+        "training": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": TRAINING_JOB_TIMEOUT_S},
+    }
+    RQ = {"JOB_CLASS": "django_tasks_rq.Job"}  # so a plain `manage.py rqworker QUEUE` runs django-tasks' jobs
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": TASK_QUEUES}}
 else:
-    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": TASK_QUEUES}}
 
 # Shared by every worker process: login throttles and cached figures must agree across them.
 CACHES = {

@@ -1,4 +1,5 @@
-"""Snapshots over the REST API: list and create per project, read one, download its files."""
+"""Snapshots over the REST API: list and create per project, read one, download its files. Training runs: list per
+project, read one, cancel one."""
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -10,7 +11,8 @@ from annotation.api.schema import SIGNED_IN, with_errors
 from annotation.selectors import STAFF_ROLES, membership_for
 from annotation.taxonomy import Role
 from training.liveness import stale_work_fail
-from training.models import Snapshot
+from training.models import Snapshot, TrainingRun
+from training.run_cancel import training_run_cancel
 from training.snapshots.service import snapshot_create
 from training.views import SAFE_TYPES, download
 
@@ -93,3 +95,83 @@ class SnapshotFile(generics.GenericAPIView):
     )
     def get(self, request, pk, name):
         return download(_snapshot_for(request, pk), name)
+
+
+class TrainingRunSerializer(serializers.ModelSerializer):
+    project = serializers.CharField(source="snapshot.project.slug", read_only=True)
+    snapshot_version = serializers.IntegerField(source="snapshot.version", read_only=True)
+    parent_model = serializers.CharField(source="parent_model.name", default=None, allow_null=True, read_only=True)
+    cancel_requested_by = serializers.CharField(
+        source="cancel_requested_by.username", default=None, allow_null=True, read_only=True
+    )
+
+    class Meta:
+        model = TrainingRun
+        fields = [
+            "id",
+            "project",
+            "snapshot",
+            "snapshot_version",
+            "parent_model",
+            "status",
+            "config_yaml",
+            "log_tail",
+            "metrics",
+            "exit_code",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "cancel_requested_at",
+            "cancel_requested_by",
+        ]
+
+
+RUN_RELATED = ("snapshot__project", "parent_model", "cancel_requested_by")
+
+
+class TrainingRunList(generics.GenericAPIView):
+    serializer_class = TrainingRunSerializer
+
+    @extend_schema(
+        operation_id="runs_list", responses=with_errors({200: TrainingRunSerializer(many=True)}, *SIGNED_IN, 403)
+    )
+    def get(self, request, slug):
+        project = membership_for(request.user, slug, *STAFF_ROLES).project
+        stale_work_fail()
+        found = TrainingRun.objects.filter(snapshot__project=project).select_related(*RUN_RELATED).order_by("-id")
+        return Response(TrainingRunSerializer(found, many=True).data)
+
+
+def _run_for(request, pk, *roles) -> TrainingRun:
+    found = get_object_or_404(TrainingRun.objects.select_related(*RUN_RELATED), id=pk)
+    membership_for(request.user, found.snapshot.project.slug, *roles)
+    return found
+
+
+class TrainingRunDetail(generics.GenericAPIView):
+    serializer_class = TrainingRunSerializer
+
+    @extend_schema(responses=with_errors({200: TrainingRunSerializer}, *SIGNED_IN, 403))
+    def get(self, request, pk):
+        found = _run_for(request, pk, *STAFF_ROLES)
+        stale_work_fail()
+        found.refresh_from_db()
+        return Response(TrainingRunSerializer(found).data)
+
+
+class TrainingRunCancel(generics.GenericAPIView):
+    serializer_class = TrainingRunSerializer
+
+    @extend_schema(
+        request=None,
+        responses=with_errors({200: TrainingRunSerializer, 202: TrainingRunSerializer}, *SIGNED_IN, 403, 409),
+        description="A queued run is cancelled at once (200); a running one is stopped by its worker within a few "
+        "seconds (202: poll the run until it is `cancelled`). Project admins only.",
+    )
+    def post(self, request, pk):
+        found = _run_for(request, pk, Role.ADMIN)
+        cancelled = training_run_cancel(run=found, user=request.user)
+        done = cancelled.status == TrainingRun.Status.CANCELLED
+        return Response(
+            TrainingRunSerializer(cancelled).data, status=status.HTTP_200_OK if done else status.HTTP_202_ACCEPTED
+        )

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from django.conf import settings
 from django.db import models
 
@@ -54,6 +56,7 @@ class TrainingRun(models.Model):
         RUNNING = "running"
         SUCCEEDED = "succeeded"
         FAILED = "failed"
+        CANCELLED = "cancelled"
 
     snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="runs")
     parent_model = models.ForeignKey(
@@ -71,11 +74,18 @@ class TrainingRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life from the worker.")
     finished_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="Asked to stop; the worker running it ends it cancelled."
+    )
+    cancel_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(status__in=["queued", "running", "succeeded", "failed"]), name="run_status_valid"
+                condition=models.Q(status__in=["queued", "running", "succeeded", "failed", "cancelled"]),
+                name="run_status_valid",
             ),
         ]
 
@@ -97,7 +107,9 @@ class ModelVersion(models.Model):
     snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="model_versions")
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE)
-    model_path = models.CharField(max_length=500, help_text="The final model folder (adapter or merged weights).")
+    model_path = models.CharField(
+        max_length=500, help_text="The model's folder under MEDIA_ROOT: merged weights, or an adapter over its base."
+    )
     metrics = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -106,3 +118,7 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def path(self) -> Path:
+        return Path(settings.MEDIA_ROOT) / self.model_path

@@ -1,4 +1,5 @@
-"""Background work of the training module, run by `db_worker` (or RQ when REDIS_URL is set)."""
+"""Background work of the training module, run by `db_worker` (or RQ when REDIS_URL is set). Training runs have a
+queue of their own, `training`, with its own worker, so snapshots and indexing never wait behind a run."""
 
 from django_tasks import task
 
@@ -12,7 +13,7 @@ def snapshot_build_task(snapshot_id: int) -> str:
     return snapshot_build(snapshot_id).status
 
 
-@task()
+@task(queue_name="training")
 def training_run_task(run_id: int) -> str:
-    """Run one queued training run (the pipeline runs in a child process)."""
+    """Run one queued training run (the pipeline runs in a child process); a run cancelled while queued is skipped."""
     return training_run_execute(run_id).status

@@ -1,20 +1,23 @@
-"""Snapshot pages: list and create, detail with the card and live progress, file downloads."""
+"""Snapshot pages: list and create, detail with the card, its runs and live progress, file downloads. Run pages:
+live status and log, cancel."""
 
 import mimetypes
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation.errors import InvalidInput
+from annotation.errors import Conflict, InvalidInput
 from annotation.markdown import render_markdown
 from annotation.selectors import STAFF_ROLES, membership_for
 from annotation.taxonomy import STRENGTHS, Role
 from annotation.web.auth import session_required
 from training.forms import SnapshotForm
 from training.liveness import stale_work_fail
-from training.models import Snapshot
+from training.models import Snapshot, TrainingRun
+from training.run_cancel import training_run_cancel
 from training.snapshots.config import SnapshotConfig
 from training.snapshots.service import snapshot_create, snapshot_file
 
@@ -61,9 +64,37 @@ def snapshot(request, slug, version):
     if found.status == Snapshot.Status.READY:
         with snapshot_file(found, "card.md") as handle:
             card_html = render_markdown(handle.read().decode())
-    context = {"project": project, "snapshot": found, "card_html": card_html}
+    runs = found.runs.order_by("-id")
+    context = {"project": project, "snapshot": found, "card_html": card_html, "runs": runs}
     template = "training/snapshot.html#status" if request.htmx else "training/snapshot.html"
     return render(request, template, context)
+
+
+@session_required
+def run(request, slug, run_id):
+    project = membership_for(request.user, slug, *STAFF_ROLES).project
+    stale_work_fail()
+    found = get_object_or_404(
+        TrainingRun.objects.select_related("snapshot", "created_by", "cancel_requested_by"),
+        snapshot__project=project,
+        id=run_id,
+    )
+    template = "training/run.html#status" if request.htmx else "training/run.html"
+    return render(request, template, {"project": project, "run": found})
+
+
+@session_required
+@require_POST
+def run_cancel(request, slug, run_id):
+    project = membership_for(request.user, slug, Role.ADMIN).project
+    found = get_object_or_404(TrainingRun, snapshot__project=project, id=run_id)
+    try:
+        cancelled = training_run_cancel(run=found, user=request.user)
+        done = cancelled.status == TrainingRun.Status.CANCELLED
+        messages.success(request, f"Run {found.id} {'cancelled' if done else 'is being stopped'}.")
+    except Conflict as exc:
+        messages.error(request, exc.message)
+    return redirect("run", slug=slug, run_id=found.id)
 
 
 @session_required

@@ -29,6 +29,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 @pytest.fixture
 def world(project, users, make_items, django_capture_on_commit_callbacks):
     from annotation.assignment import assignment_next
+    from training.models import TrainingRun
     from training.snapshots.service import snapshot_create
 
     users["admin"].is_staff = True
@@ -39,7 +40,14 @@ def world(project, users, make_items, django_capture_on_commit_callbacks):
         snapshot = snapshot_create(project=project, user=users["admin"], config={})
     snapshot.refresh_from_db()
     assert snapshot.status == "ready" and snapshot.files, snapshot.error
-    return {"slug": project.slug, "assignment": assignment.id, "snapshot": snapshot, "admin": users["admin"]}
+    run = TrainingRun.objects.create(snapshot=snapshot, config_yaml="base_model: x\n")
+    return {
+        "slug": project.slug,
+        "assignment": assignment.id,
+        "snapshot": snapshot,
+        "run": run,
+        "admin": users["admin"],
+    }
 
 
 @pytest.fixture
@@ -58,7 +66,8 @@ def _existing(case, world) -> None:
     if "slug" in params:
         params["slug"] = world["slug"]
     if "id" in params:
-        params["id"] = world["snapshot"].id if case.path.startswith("/api/v1/snapshots/") else world["assignment"]
+        kind = case.path.split("/")[3]
+        params["id"] = {"snapshots": world["snapshot"].id, "runs": world["run"].id}.get(kind, world["assignment"])
     if "name" in params:
         params["name"] = world["snapshot"].files[0]
     case.path_parameters = params
@@ -69,7 +78,7 @@ def test_every_operation_answers_as_its_schema_says(world, in_process):
     schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", in_process)
     headers = {"Authorization": f"Token {Token.objects.create(user=world['admin']).key}"}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 19
+    assert len(operations) == 22
 
     failures = []
     for operation in operations:

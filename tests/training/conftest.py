@@ -1,6 +1,7 @@
 import uuid
 
 import pytest
+import yaml
 
 from annotation.assignment import annotation_submit, assignment_next
 from annotation.models import Annotation, Item, Membership
@@ -106,6 +107,20 @@ def multiturn(project, users, make_items):
     reviewer = Membership.objects.get(project=project, user=users["reviewer"])
     review_decide(membership=reviewer, annotation_id=Annotation.objects.get().id, decision="accept")
     return project
+
+
+@pytest.fixture
+def fresh_media(settings, tmp_path):
+    """A media folder per test: run and model folders are named by ids and names every new test database hands
+    out again."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+def tiny_run_yaml(base_model, **changes) -> str:
+    """A run config for a tiny model: SFT then DPO, two steps each, on the CPU; `changes` replace top-level keys."""
+    data = {"base_model": str(base_model), "stages": ["sft", "dpo"], "use_cpu": True, "max_length": 64}
+    data |= {"sft": {"max_steps": 2, "batch_size": 2}, "dpo": {"max_steps": 2, "batch_size": 2}}
+    return yaml.safe_dump(data | changes)
 
 
 def build(project, user, django_capture_on_commit_callbacks, **config):

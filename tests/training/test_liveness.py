@@ -17,6 +17,7 @@ from django.utils import timezone
 from annotation.models import Project
 from tests.conftest import login
 from tests.training.conftest import build
+from training import run_executor
 from training.liveness import BUILD_STALE_AFTER_S, RUN_STALE_AFTER_S
 from training.management.commands.train import Command as TrainCommand
 from training.models import Snapshot, TrainingRun
@@ -45,6 +46,30 @@ def test_an_executor_error_fails_the_run_with_the_reason_in_its_log(ready_snapsh
     assert run.status == "failed" and run.finished_at is not None
     assert "The run failed before it finished: FileNotFoundError" in run.log_tail
     assert "FileNotFoundError" in Path(run.log_path).read_text()
+
+
+@pytest.mark.django_db
+def test_a_worker_forced_to_stop_mid_run_stops_the_pipeline_and_fails_the_run(ready_snapshot, tmp_path, monkeypatch):
+    pid_file = tmp_path / "pipeline.pid"
+    pipeline = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); print('training', flush=True);"
+    monkeypatch.setattr(
+        run_executor, "pipeline_command", lambda *a, **k: [sys.executable, "-c", pipeline + "time.sleep(30)"]
+    )
+
+    def forced_exit(run, tail):  # what db_worker does on a second Ctrl-C
+        if "training" in tail:
+            raise SystemExit(1)
+        return False
+
+    monkeypatch.setattr(run_executor, "_beat", forced_exit)
+    run = TrainingRun.objects.create(snapshot=ready_snapshot, config_yaml="base_model: x\n")
+    started = time.monotonic()
+    with pytest.raises(SystemExit):
+        training_run_execute(run.id)
+    assert time.monotonic() - started < 10, "the worker waited for the pipeline to finish"
+    assert not Path(f"/proc/{pid_file.read_text()}").exists()
+    run.refresh_from_db()
+    assert run.status == "failed" and "The run failed before it finished: SystemExit: 1" in run.log_tail
 
 
 @pytest.mark.django_db(transaction=True)  # the follower reads from its own thread's connection
@@ -78,6 +103,23 @@ def test_a_live_run_is_not_marked_stale(ready_snapshot):
     assert stale_work_fail() == 0
     run.refresh_from_db()
     assert run.status == "running"
+
+
+@pytest.mark.django_db
+def test_a_run_whose_worker_died_shows_failed_on_its_page_and_in_the_api(client, ready_snapshot, users):
+    login(client, users["admin"])
+
+    def silent_run(status: str) -> TrainingRun:
+        return TrainingRun.objects.create(
+            snapshot=ready_snapshot, config_yaml="x", status=status, heartbeat_at=ago(RUN_STALE_AFTER_S + 5)
+        )
+
+    dead, cancelled = silent_run("running"), silent_run("cancelled")
+    page = client.get(f"/p/demo/runs/{dead.id}/")
+    assert page.status_code == 200 and b"failed" in page.content and b"stopped reporting" in page.content
+    assert client.get(f"/api/v1/runs/{silent_run('running').id}/").json()["status"] == "failed"
+    cancelled.refresh_from_db()
+    assert cancelled.status == "cancelled" and cancelled.finished_at is None
 
 
 @pytest.mark.django_db

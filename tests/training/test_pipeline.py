@@ -79,56 +79,6 @@ def offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
-def test_sft_lowers_held_out_loss_and_writes_its_artifacts(tmp_path, tiny, snapshot_dir):
-    from training.pipeline.run import run
-
-    metrics = run(run_config(tmp_path, tiny, merge=True), snapshot_dir, tmp_path / "out")
-    sft = metrics["stages"]["sft"]
-    assert sft["eval_loss"] < 0.6 * sft["eval_loss_before"]
-    assert sft["tokens_per_s"] > 0 and sft["peak_memory_mb"] > 0
-    out = tmp_path / "out"
-    assert (out / "sft" / "adapter" / "adapter_config.json").exists()
-    assert (out / "sft" / "merged" / "config.json").exists()
-    assert "{% generation %}" in (out / "sft" / "adapter" / "chat_template.jinja").read_text()
-    resolved = yaml.safe_load((out / "resolved_config.yaml").read_text())
-    assert resolved["resolved"]["precision"] == "fp32" and resolved["resolved"]["gradient_checkpointing"] is False
-    logged = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
-    assert any("eval_loss" in row for row in logged) and all(row["stage"] == "sft" for row in logged)
-    again = run(run_config(tmp_path, tiny, merge=True), snapshot_dir, out)  # a finished stage is not redone
-    assert again["stages"]["sft"] == sft
-
-
-def first_token_rule_rate(model_dir, words) -> float:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
-    hits = 0
-    for word in words:
-        ids = tokenizer.apply_chat_template(
-            [{"role": "user", "content": f"Name {word}"}],
-            add_generation_prompt=True,
-            return_tensors="pt",
-            return_dict=True,
-        )
-        output = model.generate(**ids, max_new_tokens=3, do_sample=False, pad_token_id=tokenizer.pad_token_id)
-        hits += tokenizer.decode(output[0, ids["input_ids"].shape[1] :], skip_special_tokens=True).startswith("[")
-    return hits / len(words)
-
-
-def test_dpo_learns_a_hidden_preference_rule(tmp_path, tiny, snapshot_dir):
-    from training.pipeline.run import run
-
-    held_out = WORDS[11:]
-    before = first_token_rule_rate(tiny, held_out)
-    metrics = run(run_config(tmp_path, tiny, stages=["dpo"], merge=True), snapshot_dir, tmp_path / "out")
-    dpo = metrics["stages"]["dpo"]
-    assert dpo["eval_reward_accuracy"] >= 0.8
-    assert dpo["eval_reward_margin"] > 0
-    after = first_token_rule_rate(metrics["final_model"], held_out)
-    assert after > before and after >= 0.75
-
-
 def test_bad_configs_name_the_key(tmp_path, tiny):
     with pytest.raises(ConfigError, match="unknown key"):
         run_config(tmp_path, tiny, sft={"learnig_rate": 1})
@@ -178,22 +128,6 @@ def test_domain_sft_mixes_general_rows_back_in_at_the_configured_share(tmp_path,
     assert metrics["stages"]["domain_sft"]["train_rows"] == 38
     with pytest.raises(ConfigError, match="domain_sft.domain"):
         run_config(tmp_path, tiny, stages=["domain_sft"])
-
-
-def test_a_crashed_stage_resumes_from_its_last_checkpoint(tmp_path, tiny):
-    from training.pipeline.run import run
-
-    write_jsonl(tmp_path / "sft.train.jsonl", [sft_row((a, b)) for a in WORDS[:6] for b in WORDS[6:12]])
-    steps = {"save_steps": 2, "batch_size": 4, "logging_steps": 1}
-    config = run_config(tmp_path, tiny, sft={"max_steps": 4, **steps})
-    out = tmp_path / "out"
-    run(config, tmp_path, out)
-    (out / "sft" / "metrics.json").unlink()  # as if the process died after its last checkpoint
-    (out / "train_log.jsonl").unlink()
-    resumed = run(run_config(tmp_path, tiny, sft={"max_steps": 6, **steps}), tmp_path, out)
-    assert resumed["stages"]["sft"]["steps"] == 6
-    logged = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
-    assert sorted({row["step"] for row in logged}) == [5, 6]  # steps 1-4 come from the checkpoint, not retraining
 
 
 def test_snapshots_with_messages_rows_still_train(tmp_path, tiny):

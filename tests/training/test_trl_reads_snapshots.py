@@ -81,12 +81,13 @@ def test_the_sft_stage_trains_only_on_the_turns_the_annotator_wrote(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     from training.pipeline.config import config_from_text
     from training.pipeline.devices import resolve
-    from training.pipeline.stages import sft_trainer
+    from training.pipeline.stages import Stage, sft_trainer
 
     folder = downloaded(multiturn, users["admin"], django_capture_on_commit_callbacks, tmp_path)
     model_dir = build_tiny_model(tmp_path / "tiny", corpus(folder))
     config = config_from_text(f"base_model: {model_dir}\nuse_cpu: true\nmax_length: 256\nsft: {{max_steps: 1}}\n")
-    trainer, _ = sft_trainer(config, config.sft, "sft", resolve(config), folder, str(model_dir), tmp_path / "out")
+    stage = Stage(config, resolve(config, 1), folder, str(model_dir), tmp_path / "out", keep_adapter=False)
+    trainer, _ = sft_trainer(stage, config.sft, "sft")
     (row,) = trainer.train_dataset
     trained = [token for token, label in zip(row["input_ids"], row["labels"], strict=True) if label != -100]
     written = [turn["content"] for turn in WRITTEN_TURNS if turn["role"] == "assistant"]

@@ -34,6 +34,14 @@ class StageSettings:
     base_model: str | None = None  # start this stage from another model than the previous stage's result
     domain: str = ""  # domain_sft only: rows of this domain
     general_share: float = 0.2  # domain_sft only: share of general (other-domain) rows mixed back in
+    trl: dict = field(default_factory=dict)  # more SFTConfig / DPOConfig fields, e.g. {loss_type: [ipo]}
+
+
+@dataclass
+class LaunchSettings:
+    processes: int | None = None  # above 1: `accelerate launch` with this many (one per GPU; gloo on CPU);
+    # empty: 1, or the accelerate config's num_processes
+    accelerate_config: str = ""  # ddp | fsdp | zero3 (shipped in training/accelerate/) or a config file
 
 
 @dataclass
@@ -44,13 +52,15 @@ class RunConfig:
     domain_sft: StageSettings = field(default_factory=StageSettings)
     dpo: StageSettings = field(default_factory=lambda: StageSettings(batch_size=4))
     lora: LoraSettings = field(default_factory=LoraSettings)
+    launch: LaunchSettings = field(default_factory=LaunchSettings)
+    chat_template: str = ""  # a shipped training template's name (see chat_templates.py) or a .jinja file
     max_length: int = 1024
     precision: str = "auto"  # auto | bf16 | fp16 | fp32
     gradient_checkpointing: bool | None = None  # None: on when a GPU is used
     packing: bool | None = None  # None: on when FlashAttention is installed (padding-free needs it)
-    liger: bool | None = None  # None: on when liger-kernel is installed
+    liger: bool = False  # Liger kernels for SFT when installed (deprecated in TRL 1.16; for comparisons)
     early_stopping_patience: int = 3
-    merge: bool = False
+    merge: bool = False  # also merge a final adapter whose base is the configured base_model
     seed: int = 0
     use_cpu: bool = False
 
@@ -88,6 +98,7 @@ def config_from_text(text: str, **overrides) -> RunConfig:
         ("domain_sft", StageSettings),
         ("dpo", StageSettings),
         ("lora", LoraSettings),
+        ("launch", LaunchSettings),
     ):
         data[name] = _build(cls, data.get(name, {}) or {}, name)
     config = _build(RunConfig, data, "config")
@@ -99,6 +110,12 @@ def config_from_text(text: str, **overrides) -> RunConfig:
         raise ConfigError("domain_sft.domain: name the domain whose rows this stage trains on")
     if not 0 <= config.domain_sft.general_share < 1:
         raise ConfigError("domain_sft.general_share: a share from 0 to below 1")
+    if config.launch.processes is not None and config.launch.processes < 1:
+        raise ConfigError("launch.processes: 1 or more")
+    if config.chat_template:
+        from training.pipeline.chat_templates import check_option
+
+        check_option(config.chat_template)
     if config.precision not in PRECISIONS:
         raise ConfigError(f"precision: one of {', '.join(PRECISIONS)}")
     return config

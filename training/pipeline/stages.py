@@ -1,12 +1,17 @@
-"""The SFT and DPO stages on TRL's trainers, LoRA through PEFT. Heavy imports stay inside the functions."""
+"""The SFT and DPO stages on TRL's trainers, LoRA through PEFT. Heavy imports stay inside the functions.
+
+Every process of a multi-process run calls these; TRL and transformers split the batches and gather the counters,
+and everything written to the run's folder is written by the main process alone."""
 
 import json
-import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.pipeline.config import RunConfig, StageSettings
+from training.pipeline.chat_templates import training_template
+from training.pipeline.config import ConfigError, RunConfig, StageSettings
+from training.pipeline.records import PeakMemory
+from training.pipeline.weights import adapter_base, is_adapter, load_model, merge_saved
 
 DEFAULT_LR = {("sft", True): 2e-4, ("dpo", True): 5e-5, ("sft", False): 2e-5, ("dpo", False): 5e-6}
 SFT_COLUMNS = ("prompt", "completion", "messages")  # `messages`: snapshots built before SFT rows were prompt–completion
@@ -15,7 +20,23 @@ SFT_COLUMNS = ("prompt", "completion", "messages")  # `messages`: snapshots buil
 @dataclass
 class StageResult:
     metrics: dict
-    model_dir: Path  # a full model (merged when LoRA was used): where the next stage starts
+    model_dir: Path  # what the next stage starts from: full weights, or (final stage only) an adapter over its base
+
+
+@dataclass
+class Stage:
+    """One stage's inputs: where it starts, where it writes, and whether its adapter may stay unmerged."""
+
+    config: RunConfig
+    choices: dict
+    snapshot: Path
+    start: str
+    folder: Path
+    keep_adapter: bool  # the final stage's adapter over an external base: saved as is, not merged
+
+    @property
+    def lora(self) -> bool:
+        return self.config.lora.enabled
 
 
 def _load_split(snapshot: Path, kind: str, split: str, columns: tuple[str, ...]):
@@ -34,27 +55,29 @@ def _log_callback(log_path: Path, stage: str):
 
     class JsonlLog(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):
-            with log_path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps({"stage": stage, "step": state.global_step, **(logs or {})}) + "\n")
+            if state.is_world_process_zero:
+                with log_path.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps({"stage": stage, "step": state.global_step, **(logs or {})}) + "\n")
 
     return JsonlLog()
 
 
-def _peak_memory_mb() -> float:
-    import torch
-
-    if torch.cuda.is_available():
-        return torch.cuda.max_memory_allocated() / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def learning_rate(config: RunConfig, settings: StageSettings, kind: str) -> float:
+    return settings.learning_rate or DEFAULT_LR[kind, config.lora.enabled]
 
 
-def _common_args(config: RunConfig, choices: dict, settings: StageSettings, stage: str, folder: Path, has_eval: bool):
-    lr = settings.learning_rate or DEFAULT_LR[stage, config.lora.enabled]
+def _common_args(stage: Stage, settings: StageSettings, kind: str, has_eval: bool) -> dict:
+    config, choices = stage.config, stage.choices
+    if has_eval and settings.save_steps % settings.eval_steps:
+        raise ConfigError(
+            f"{kind}.save_steps ({settings.save_steps}) must be a multiple of {kind}.eval_steps "
+            f"({settings.eval_steps}): the checkpoint with the best held-out loss is the one kept"
+        )
     return {
-        "output_dir": str(folder / "checkpoints"),
+        "output_dir": str(stage.folder / "checkpoints"),
         "num_train_epochs": settings.epochs,
         "max_steps": settings.max_steps,
-        "learning_rate": lr,
+        "learning_rate": learning_rate(config, settings, kind),
         "per_device_train_batch_size": settings.batch_size,
         "per_device_eval_batch_size": settings.batch_size,
         "gradient_accumulation_steps": settings.grad_accum,
@@ -63,10 +86,11 @@ def _common_args(config: RunConfig, choices: dict, settings: StageSettings, stag
         "fp16": choices["precision"] == "fp16",
         "activation_checkpointing": choices["gradient_checkpointing"],
         "use_cpu": choices["device"] == "cpu",
+        "ddp_find_unused_parameters": False,
         "report_to": "none",
         "logging_steps": settings.logging_steps,
         "save_strategy": "steps",
-        "save_steps": settings.eval_steps if has_eval else settings.save_steps,
+        "save_steps": settings.save_steps,
         "save_total_limit": 2,
         "eval_strategy": "steps" if has_eval else "no",
         "eval_steps": settings.eval_steps,
@@ -75,8 +99,16 @@ def _common_args(config: RunConfig, choices: dict, settings: StageSettings, stag
         "greater_is_better": False,
         "max_length": config.max_length,
         "seed": config.seed,
-        "use_liger_kernel": choices["liger"],
+        "include_num_input_tokens_seen": "non_padding",
     }
+
+
+def trl_config(config_class, kind: str, settings: StageSettings, ours: dict):
+    """TRL's config for the stage: Quorum's settings, then the run config's own `trl` fields over them."""
+    try:
+        return config_class(**(ours | settings.trl))
+    except TypeError as exc:
+        raise ConfigError(f"{kind}.trl: {exc}") from exc
 
 
 def _lora(config: RunConfig):
@@ -94,55 +126,81 @@ def _lora(config: RunConfig):
     )
 
 
-def _model(path: str, choices: dict):
-    import torch
-    from transformers import AutoModelForCausalLM
+def _tokenizer(stage: Stage):
+    """The start model's tokenizer, carrying the chat template training masks with."""
+    from transformers import AutoTokenizer
 
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(choices["precision"], torch.float32)
-    return AutoModelForCausalLM.from_pretrained(path, dtype=dtype, attn_implementation=choices["attn_implementation"])
-
-
-def _finish(trainer, folder: Path, tokenizer, merge: bool) -> Path:
-    """Save the adapter (or full weights) and tokenizer; return a full model folder for the next stage."""
-    adapter = folder / "adapter"
-    trainer.save_model(str(adapter))
-    tokenizer.save_pretrained(str(adapter))
-    if not hasattr(trainer.model, "merge_and_unload"):
-        return adapter
-    if not merge:
-        return adapter
-    merged = folder / "merged"
-    trainer.model.merge_and_unload().save_pretrained(str(merged))
-    tokenizer.save_pretrained(str(merged))
-    return merged
+    source = stage.start
+    if is_adapter(source) and not (Path(source) / "tokenizer_config.json").exists():
+        source = adapter_base(source)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    tokenizer.chat_template = training_template(tokenizer, stage.config.chat_template, stage.start)
+    return tokenizer
 
 
-def _trainer(trainer_class, args, config, choices, start, tokenizer, folder, stage, train, evaluation):
+def _trainer(trainer_class, args, stage: Stage, tokenizer, kind: str, train, evaluation, **extra):
     """A TRL trainer with the run's model, LoRA, JSONL log and (with an eval set) early stopping."""
     from transformers import EarlyStoppingCallback
 
-    callbacks = [_log_callback(folder.parent / "train_log.jsonl", stage)]
+    callbacks = [_log_callback(stage.folder.parent / "train_log.jsonl", kind)]
     if evaluation is not None:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=stage.config.early_stopping_patience))
     return trainer_class(
-        model=_model(start, choices),
+        model=load_model(stage.start, stage.choices, trainable=not stage.lora),
         args=args,
         train_dataset=train,
         eval_dataset=evaluation,
         processing_class=tokenizer,
-        peft_config=_lora(config),
+        peft_config=_lora(stage.config),
         callbacks=callbacks,
+        **extra,
     )
 
 
-def _trainer_run(trainer, folder: Path) -> tuple[dict, float]:
+def _train(trainer, stage: Stage) -> dict:
+    """Train, resuming from the stage's last checkpoint; the figures every stage records."""
     from transformers.trainer_utils import get_last_checkpoint
 
-    checkpoints = folder / "checkpoints"
+    checkpoints = stage.folder / "checkpoints"
     last = get_last_checkpoint(str(checkpoints)) if checkpoints.exists() else None
+    tokens_before = json.loads((Path(last) / "trainer_state.json").read_text())["num_input_tokens_seen"] if last else 0
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=last)
-    return result.metrics, time.perf_counter() - started
+    wall = time.perf_counter() - started
+    args = trainer.args
+    tokens = trainer.state.num_input_tokens_seen - tokens_before  # gathered over every process
+    return {
+        "train_loss": result.metrics.get("train_loss"),
+        "train_tokens": tokens,
+        "tokens_per_s": tokens / wall if wall else None,
+        "wall_s": wall,
+        "steps": trainer.state.global_step,
+        "resumed_from_step": int(Path(last).name.split("-")[-1]) if last else 0,
+        "learning_rate": args.learning_rate,
+        "effective_batch": args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size,
+        "world_size": args.world_size,
+    }
+
+
+def _save(trainer, stage: Stage, tokenizer) -> Path:
+    """Save what the stage trained; return a folder a later stage or a ModelVersion can load. Every process takes
+    part in saving (FSDP and ZeRO-3 gather the full weights for it); merging reads the saved adapter on the main
+    process; the others wait until it is written."""
+    main = trainer.is_world_process_zero()
+    fsdp = getattr(trainer.accelerator.state, "fsdp_plugin", None)
+    if fsdp is not None:
+        fsdp.set_state_dict_type("FULL_STATE_DICT")  # a sharded save holds no usable adapter or model
+    saved = stage.folder / ("adapter" if stage.lora else "model")
+    trainer.save_model(str(saved))
+    if main:
+        tokenizer.save_pretrained(str(saved))
+    result = saved
+    if stage.lora and not stage.keep_adapter:
+        result = stage.folder / "merged"
+        if main:
+            merge_saved(stage.start, saved, result, stage.choices, tokenizer)
+    trainer.accelerator.wait_for_everyone()
+    return result
 
 
 def domain_mix(rows, domain: str, general_share: float, seed: int):
@@ -157,106 +215,76 @@ def domain_mix(rows, domain: str, general_share: float, seed: int):
     return concatenate_datasets([own, general.select(range(wanted))]).remove_columns("domain")
 
 
-def run_sft(config: RunConfig, choices: dict, snapshot: Path, start: str, folder: Path, *, merge: bool) -> StageResult:
+def run_sft(stage: Stage) -> StageResult:
     """Supervised fine-tuning on the snapshot's conversations, loss only on the assistant turns annotators wrote."""
-    return _sft(config, config.sft, "sft", choices, snapshot, start, folder, merge=merge, domain=None)
+    return _sft(stage, stage.config.sft, "sft", domain=None)
 
 
-def run_domain_sft(config: RunConfig, choices: dict, snapshot: Path, start: str, folder: Path, *, merge: bool):
+def run_domain_sft(stage: Stage) -> StageResult:
     """SFT on one domain's rows with general instruction rows mixed back in, so the model does not forget."""
-    settings = config.domain_sft
-    return _sft(config, settings, "domain_sft", choices, snapshot, start, folder, merge=merge, domain=settings)
+    return _sft(stage, stage.config.domain_sft, "domain_sft", domain=stage.config.domain_sft)
 
 
-def sft_trainer(
-    config: RunConfig,
-    settings: StageSettings,
-    stage: str,
-    choices: dict,
-    snapshot: Path,
-    start: str,
-    folder: Path,
-    domain=None,
-):
+def sft_trainer(stage: Stage, settings: StageSettings, kind: str, domain=None):
     """The stage's SFTTrainer and its number of rows. A prompt–completion row trains only on its completion's
     assistant turns (TRL's completion and assistant masks together); the prompt, imported turns included, is context."""
-    from transformers import AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
     columns = (*SFT_COLUMNS, "domain") if domain else SFT_COLUMNS
-    train = _load_split(snapshot, "sft", "train", columns)
+    train = _load_split(stage.snapshot, "sft", "train", columns)
     if train is None:
-        raise ValueError(f"{snapshot}/sft.train.jsonl is missing or empty")
-    evaluation = _load_split(snapshot, "sft", "eval", columns)
+        raise ValueError(f"{stage.snapshot}/sft.train.jsonl is missing or empty")
+    evaluation = _load_split(stage.snapshot, "sft", "eval", columns)
     if domain:
-        train = domain_mix(train, domain.domain, domain.general_share, config.seed)
+        train = domain_mix(train, domain.domain, domain.general_share, stage.config.seed)
         evaluation = evaluation.filter(lambda row: row["domain"] == domain.domain) if evaluation is not None else None
         evaluation = evaluation.remove_columns("domain") if evaluation is not None and len(evaluation) else None
-    tokenizer = AutoTokenizer.from_pretrained(start)
-    args = SFTConfig(
-        **_common_args(config, choices, settings, "sft", folder, evaluation is not None),
-        assistant_only_loss=True,
-        packing=choices["packing"],
-    )
-    trainer = _trainer(SFTTrainer, args, config, choices, start, tokenizer, folder, stage, train, evaluation)
+    ours = _common_args(stage, settings, "sft", evaluation is not None)
+    ours |= {
+        "assistant_only_loss": True,
+        "packing": stage.choices["packing"],
+        "use_liger_kernel": stage.choices["liger"],
+    }
+    args = trl_config(SFTConfig, kind, settings, ours)
+    trainer = _trainer(SFTTrainer, args, stage, _tokenizer(stage), kind, train, evaluation)
     return trainer, len(train)
 
 
-def _sft(config, settings, stage, choices, snapshot, start, folder, *, merge, domain) -> StageResult:
-    trainer, train_rows = sft_trainer(config, settings, stage, choices, snapshot, start, folder, domain)
-    has_eval = trainer.eval_dataset is not None
-    before = trainer.evaluate()["eval_loss"] if has_eval else None
-    train_metrics, wall = _trainer_run(trainer, folder)
-    after = trainer.evaluate()["eval_loss"] if has_eval else None
-    tokens = int(getattr(trainer, "_total_train_tokens", 0))
-    metrics = {
-        "train_loss": train_metrics.get("train_loss"),
-        "eval_loss_before": before,
-        "eval_loss": after,
-        "train_tokens": tokens,
-        "tokens_per_s": tokens / wall if wall else None,
-        "wall_s": wall,
-        "steps": trainer.state.global_step,
-        "train_rows": train_rows,
-        "peak_memory_mb": _peak_memory_mb(),
-    }
-    return StageResult(metrics, _finish(trainer, folder, trainer.processing_class, merge))
+def _sft(stage: Stage, settings: StageSettings, kind: str, domain) -> StageResult:
+    with PeakMemory() as memory:
+        trainer, train_rows = sft_trainer(stage, settings, kind, domain)
+        has_eval = trainer.eval_dataset is not None
+        before = trainer.evaluate()["eval_loss"] if has_eval else None
+        figures = _train(trainer, stage)
+        after = trainer.evaluate()["eval_loss"] if has_eval else None
+    metrics = {"eval_loss_before": before, "eval_loss": after, "train_rows": train_rows, **figures}
+    return StageResult({**metrics, "peak_memory_mb": memory.mb}, _save(trainer, stage, trainer.processing_class))
 
 
-def run_dpo(config: RunConfig, choices: dict, snapshot: Path, start: str, folder: Path, *, merge: bool) -> StageResult:
-    """Direct preference optimisation from `start`; with LoRA the reference is `start` with the adapter disabled."""
-    from transformers import AutoTokenizer
+def run_dpo(stage: Stage) -> StageResult:
+    """Direct preference optimisation from `stage.start`, which is also the reference: with LoRA the start model
+    with the adapter disabled, in full fine-tuning a frozen second copy of it."""
     from trl import DPOConfig, DPOTrainer
 
     columns = ("prompt", "chosen", "rejected")
-    train = _load_split(snapshot, "dpo", "train", columns)
+    train = _load_split(stage.snapshot, "dpo", "train", columns)
     if train is None:
-        raise ValueError(f"{snapshot}/dpo.train.jsonl is missing or empty")
-    evaluation = _load_split(snapshot, "dpo", "eval", columns)
-    tokenizer = AutoTokenizer.from_pretrained(start)
-    args = DPOConfig(
-        **_common_args(config, choices, config.dpo, "dpo", folder, evaluation is not None), beta=config.dpo.beta
-    )
-    trainer = _trainer(DPOTrainer, args, config, choices, start, tokenizer, folder, "dpo", train, evaluation)
-    before = trainer.evaluate() if evaluation is not None else {}
-    train_metrics, wall = _trainer_run(trainer, folder)
-    after = trainer.evaluate() if evaluation is not None else {}
-    per_example = [
-        len(r["prompt_ids"]) * 2 + len(r["chosen_ids"]) + len(r["rejected_ids"]) for r in trainer.train_dataset
-    ]
-    batch = config.dpo.batch_size * config.dpo.grad_accum
-    seen = trainer.state.global_step * batch / max(1, len(per_example))
-    tokens = int(sum(per_example) * seen)
+        raise ValueError(f"{stage.snapshot}/dpo.train.jsonl is missing or empty")
+    evaluation = _load_split(stage.snapshot, "dpo", "eval", columns)
+    settings = stage.config.dpo
+    tokenizer = _tokenizer(stage)
+    with PeakMemory() as memory:
+        ours = _common_args(stage, settings, "dpo", evaluation is not None) | {"beta": settings.beta}
+        args = trl_config(DPOConfig, "dpo", settings, ours)
+        reference = None if stage.lora else load_model(stage.start, stage.choices, trainable=False)
+        trainer = _trainer(DPOTrainer, args, stage, tokenizer, "dpo", train, evaluation, ref_model=reference)
+        figures = _train(trainer, stage)
+        after = trainer.evaluate() if evaluation is not None else {}
     metrics = {
-        "train_loss": train_metrics.get("train_loss"),
         "eval_loss": after.get("eval_loss"),
-        "eval_reward_accuracy_before": before.get("eval_rewards/accuracies"),
         "eval_reward_accuracy": after.get("eval_rewards/accuracies"),
         "eval_reward_margin": after.get("eval_rewards/margins"),
-        "train_tokens": tokens,
-        "tokens_per_s": tokens / wall if wall else None,
-        "wall_s": wall,
-        "steps": trainer.state.global_step,
-        "peak_memory_mb": _peak_memory_mb(),
+        **figures,
+        "peak_memory_mb": memory.mb,
     }
-    return StageResult(metrics, _finish(trainer, folder, tokenizer, merge))
+    return StageResult(metrics, _save(trainer, stage, tokenizer))

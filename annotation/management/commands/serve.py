@@ -3,21 +3,28 @@ import subprocess
 import sys
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
+def worker_commands() -> list[list[str]]:
+    """One worker per task queue (README: 'Background work'), on the database queue or, with REDIS_URL, on RQ."""
+    if settings.REDIS_URL:
+        return [["rqworker", "default"], ["rqworker", "training"]]
+    # A code change reloads the default worker under DEBUG; reloading the training worker would kill its run.
+    return [["db_worker", "--queue-name", "default"], ["db_worker", "--queue-name", "training", "--no-reload"]]
+
+
 class Command(BaseCommand):
-    help = "Run the web server and the task worker together; Ctrl-C stops both."
+    help = "Run the web server and the task workers (one per queue) together; Ctrl-C stops them all."
 
     def add_arguments(self, parser):
         parser.add_argument("--addr", default="127.0.0.1:8000")
 
     def handle(self, *args, addr, **options):
         manage = [sys.executable, "manage.py"]
-        children = [
-            subprocess.Popen([*manage, "db_worker"]),
-            subprocess.Popen([*manage, "runserver", addr, "--noreload"]),
-        ]
+        children = [subprocess.Popen([*manage, *worker]) for worker in worker_commands()]
+        children.append(subprocess.Popen([*manage, "runserver", addr, "--noreload"]))
         self.stdout.write(f"Quorum on http://{addr}/ (API docs at /api/v1/docs/); Ctrl-C stops it.")
 
         def stop(*_):
@@ -34,4 +41,8 @@ class Command(BaseCommand):
         finally:
             stop()
             for child in children:
-                child.wait(timeout=10)
+                try:
+                    child.wait(timeout=10)
+                except subprocess.TimeoutExpired:  # a worker finishing its task: a second signal forces it
+                    child.terminate()
+                    child.wait(timeout=30)
