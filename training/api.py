@@ -1,6 +1,7 @@
 """Snapshots over the REST API: list and create per project, read one, download its files. Training runs: list per
-project, read one, cancel one."""
+project, read one, cancel one. Model versions: list per project with their decisions, read one, promote or reject."""
 
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -11,7 +12,8 @@ from annotation.api.schema import SIGNED_IN, with_errors
 from annotation.selectors import STAFF_ROLES, membership_for
 from annotation.taxonomy import Role
 from training.liveness import stale_work_fail
-from training.models import Snapshot, TrainingRun
+from training.models import ModelDecision, ModelVersion, Snapshot, TrainingRun
+from training.promotion import model_promote, model_reject
 from training.run_cancel import training_run_cancel
 from training.snapshots.service import snapshot_create
 from training.views import SAFE_TYPES, download
@@ -175,3 +177,109 @@ class TrainingRunCancel(generics.GenericAPIView):
         return Response(
             TrainingRunSerializer(cancelled).data, status=status.HTTP_200_OK if done else status.HTTP_202_ACCEPTED
         )
+
+
+class ModelDecisionSerializer(serializers.ModelSerializer):
+    decided_by = serializers.CharField(source="decided_by.username", default=None, allow_null=True, read_only=True)
+
+    class Meta:
+        model = ModelDecision
+        fields = ["decision", "reason", "decided_by", "decided_at", "automatic"]
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    project = serializers.CharField(source="project.slug", read_only=True)
+    parent = serializers.CharField(source="parent.name", default=None, allow_null=True, read_only=True)
+    snapshot_version = serializers.IntegerField(source="snapshot.version", read_only=True)
+    decisions = ModelDecisionSerializer(many=True, read_only=True, help_text="Oldest first.")
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id",
+            "project",
+            "name",
+            "status",
+            "parent",
+            "snapshot",
+            "snapshot_version",
+            "run",
+            "metrics",
+            "created_at",
+            "decisions",
+        ]
+
+
+class PromoteSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class RejectSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+def _versions():
+    decisions = Prefetch("decisions", ModelDecision.objects.select_related("decided_by").order_by("id"))
+    return ModelVersion.objects.select_related("project", "parent", "snapshot").prefetch_related(decisions)
+
+
+class ModelVersionList(generics.GenericAPIView):
+    serializer_class = ModelVersionSerializer
+
+    @extend_schema(
+        operation_id="models_list", responses=with_errors({200: ModelVersionSerializer(many=True)}, *SIGNED_IN, 403)
+    )
+    def get(self, request, slug):
+        project = membership_for(request.user, slug, *STAFF_ROLES).project
+        return Response(ModelVersionSerializer(_versions().filter(project=project).order_by("-id"), many=True).data)
+
+
+def _version_for(request, pk, *roles) -> ModelVersion:
+    found = get_object_or_404(_versions(), id=pk)
+    membership_for(request.user, found.project.slug, *roles)
+    return found
+
+
+def _fresh(version: ModelVersion) -> dict:
+    return ModelVersionSerializer(_versions().get(id=version.id)).data
+
+
+class ModelVersionDetail(generics.GenericAPIView):
+    serializer_class = ModelVersionSerializer
+
+    @extend_schema(responses=with_errors({200: ModelVersionSerializer}, *SIGNED_IN, 403))
+    def get(self, request, pk):
+        return Response(ModelVersionSerializer(_version_for(request, pk, *STAFF_ROLES)).data)
+
+
+class ModelVersionPromote(generics.GenericAPIView):
+    serializer_class = PromoteSerializer
+
+    @extend_schema(
+        request=PromoteSerializer,
+        responses=with_errors({200: ModelVersionSerializer}, *SIGNED_IN, 403, 409),
+        description="Make this version the project's champion; the current champion is retired. A retired former "
+        "champion may be promoted again (a rollback); a rejected one may not. Project admins only.",
+    )
+    def post(self, request, pk):
+        found = _version_for(request, pk, Role.ADMIN)
+        given = PromoteSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        model_promote(version=found, user=request.user, reason=given.validated_data["reason"])
+        return Response(_fresh(found))
+
+
+class ModelVersionReject(generics.GenericAPIView):
+    serializer_class = RejectSerializer
+
+    @extend_schema(
+        request=RejectSerializer,
+        responses=with_errors({200: ModelVersionSerializer}, *SIGNED_IN, 403, 409),
+        description="Reject a candidate for good, with a reason; it can no longer be promoted. Project admins only.",
+    )
+    def post(self, request, pk):
+        found = _version_for(request, pk, Role.ADMIN)
+        given = RejectSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        model_reject(version=found, user=request.user, reason=given.validated_data["reason"])
+        return Response(_fresh(found))

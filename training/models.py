@@ -100,6 +100,7 @@ class ModelVersion(models.Model):
         CANDIDATE = "candidate"
         CHAMPION = "champion"
         RETIRED = "retired"
+        REJECTED = "rejected"
 
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="model_versions")
     name = models.CharField(max_length=100)
@@ -114,7 +115,12 @@ class ModelVersion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["project", "name"], name="model_version_name_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="model_version_name_unique"),
+            models.UniqueConstraint(
+                fields=["project"], condition=models.Q(status="champion"), name="model_version_one_champion"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -122,3 +128,32 @@ class ModelVersion(models.Model):
     @property
     def path(self) -> Path:
         return Path(settings.MEDIA_ROOT) / self.model_path
+
+
+class ModelDecision(models.Model):
+    """One change in a model version's standing, kept for good: promoted to champion, rejected, or retired when
+    another was promoted; by whom (none for an automatic decision) and why."""
+
+    class Decision(models.TextChoices):
+        PROMOTED = "promoted"
+        REJECTED = "rejected"
+        RETIRED = "retired"
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="decisions")
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    reason = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(auto_now_add=True)
+    automatic = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(decision__in=["promoted", "rejected", "retired"]), name="model_decision_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_version} {self.decision}"

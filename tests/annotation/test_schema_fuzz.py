@@ -1,7 +1,8 @@
 """The OpenAPI schema is the truth: generated requests to every operation get no 500 and only documented answers.
 
 A bounded run (EXAMPLES per operation, no shrinking) against the app in process, as a project admin with a token,
-on a project with items, a live assignment and a snapshot, so that path parameters name things that exist.
+on a project with items, a live assignment, a snapshot, a run and a model version, so that path parameters name
+things that exist.
 """
 
 import pytest
@@ -29,7 +30,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 @pytest.fixture
 def world(project, users, make_items, django_capture_on_commit_callbacks):
     from annotation.assignment import assignment_next
-    from training.models import TrainingRun
+    from training.models import ModelVersion, TrainingRun
     from training.snapshots.service import snapshot_create
 
     users["admin"].is_staff = True
@@ -41,11 +42,16 @@ def world(project, users, make_items, django_capture_on_commit_callbacks):
     snapshot.refresh_from_db()
     assert snapshot.status == "ready" and snapshot.files, snapshot.error
     run = TrainingRun.objects.create(snapshot=snapshot, config_yaml="base_model: x\n")
+    trained = TrainingRun.objects.create(snapshot=snapshot, config_yaml="base_model: x\n", status="succeeded")
+    model = ModelVersion.objects.create(
+        project=project, name="demo-m1", run=trained, snapshot=snapshot, model_path="models/demo/demo-m1"
+    )
     return {
         "slug": project.slug,
         "assignment": assignment.id,
         "snapshot": snapshot,
         "run": run,
+        "model": model,
         "admin": users["admin"],
     }
 
@@ -67,7 +73,8 @@ def _existing(case, world) -> None:
         params["slug"] = world["slug"]
     if "id" in params:
         kind = case.path.split("/")[3]
-        params["id"] = {"snapshots": world["snapshot"].id, "runs": world["run"].id}.get(kind, world["assignment"])
+        known = {"snapshots": world["snapshot"], "runs": world["run"], "models": world["model"]}
+        params["id"] = known[kind].id if kind in known else world["assignment"]
     if "name" in params:
         params["name"] = world["snapshot"].files[0]
     case.path_parameters = params
@@ -78,7 +85,7 @@ def test_every_operation_answers_as_its_schema_says(world, in_process):
     schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", in_process)
     headers = {"Authorization": f"Token {Token.objects.create(user=world['admin']).key}"}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 22
+    assert len(operations) == 26
 
     failures = []
     for operation in operations:

@@ -1,3 +1,4 @@
+import contextlib
 import uuid
 
 import pytest
@@ -107,6 +108,21 @@ def multiturn(project, users, make_items):
     reviewer = Membership.objects.get(project=project, user=users["reviewer"])
     review_decide(membership=reviewer, annotation_id=Annotation.objects.get().id, decision="accept")
     return project
+
+
+@contextlib.contextmanager
+def one_thread_offline():
+    """Tiny models train and generate fastest on one torch thread on shared cores; nothing may be downloaded."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("HF_HUB_OFFLINE", "1")
+            yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.training.conftest import one_thread_offline
 from training.pipeline.chat_templates import has_generation_markers
 from training.pipeline.config import RunConfig, config_from_text
 from training.pipeline.tiny_model import build_tiny_model
@@ -105,16 +106,8 @@ def train(folder: Path, seed: int = 0, **changes) -> Run:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a 64-wide model gains nothing from a second thread, and loses much on shared cores
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("HF_HUB_OFFLINE", "1")
-            yield train(tmp_path_factory.mktemp("learning"))
-    finally:
-        torch.set_num_threads(threads)
+    with one_thread_offline():
+        yield train(tmp_path_factory.mktemp("learning"))
 
 
 def completion_logps(model_dir: Path, rows: list[dict], key: str) -> list[tuple[list[float], list[int]]]:

@@ -1,0 +1,55 @@
+"""Deciding which model version serves a project: promote one to champion (the one before it retires) or reject a
+candidate. Each decision is kept as a ModelDecision. A retired former champion may be promoted again, a rollback;
+a rejected candidate stays rejected, so a model found wanting is not brought back by mistake."""
+
+from django.db import transaction
+
+from annotation.errors import Conflict, InvalidInput
+from training.models import ModelDecision, ModelVersion
+
+Status = ModelVersion.Status
+Decision = ModelDecision.Decision
+STATUS_AFTER = {
+    Decision.PROMOTED: Status.CHAMPION,
+    Decision.RETIRED: Status.RETIRED,
+    Decision.REJECTED: Status.REJECTED,
+}
+
+
+def model_promote(*, version: ModelVersion, user, reason: str = "", automatic: bool = False) -> ModelVersion:
+    """Make `version` its project's champion and retire the current one, in one transaction; Conflict if it is
+    already champion or was rejected. `automatic` marks a decision the system took, not `user`."""
+    with transaction.atomic():
+        # Every version of the project, locked in one order: a promotion running at the same time waits here and
+        # then sees this one's champion, so exactly one remains.
+        versions = list(ModelVersion.objects.select_for_update().filter(project_id=version.project_id).order_by("id"))
+        version = next(found for found in versions if found.id == version.id)
+        if version.status == Status.CHAMPION:
+            raise Conflict(f"{version.name} is already the champion.")
+        if version.status == Status.REJECTED:
+            raise Conflict(f"{version.name} was rejected; a rejected model cannot be promoted.")
+        for champion in (found for found in versions if found.status == Status.CHAMPION):
+            _decide(champion, Decision.RETIRED, user=user, reason=f"Replaced by {version.name}.", automatic=automatic)
+        _decide(version, Decision.PROMOTED, user=user, reason=reason, automatic=automatic)
+    return version
+
+
+def model_reject(*, version: ModelVersion, user, reason: str) -> ModelVersion:
+    """Reject a candidate for good, saying why (InvalidInput on `reason` if blank); Conflict for any other status."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("Say why the model is rejected.", field="reason")
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().get(id=version.id)
+        if version.status != Status.CANDIDATE:
+            raise Conflict(f"{version.name} is {version.status}; only a candidate can be rejected.")
+        _decide(version, Decision.REJECTED, user=user, reason=reason, automatic=False)
+    return version
+
+
+def _decide(version: ModelVersion, decision: str, *, user, reason: str, automatic: bool) -> None:
+    version.status = STATUS_AFTER[decision]
+    version.save(update_fields=["status"])
+    ModelDecision.objects.create(
+        model_version=version, decision=decision, reason=reason, decided_by=user, automatic=automatic
+    )
