@@ -1,18 +1,13 @@
 """Live guidance shown while an annotator writes, before they submit."""
 
-import re
 from dataclasses import dataclass
 
 from annotation.item_validation import content_hash
 from annotation.models import Item, Project
 from annotation.neardup import near_duplicates_of
+from annotation.refusals import is_refusal
 from annotation.taxonomy import Kind, Safety
 
-REFUSAL_PATTERN = re.compile(
-    r"\b(I can(?:'|’|no)t (?:help|assist|provide|do)|I cannot|I won(?:'|’)t|I will not|I(?:'|’)m sorry,? but|"
-    r"I am sorry,? but|as an AI|I(?:'|’)m not able to|I am (?:not able|unable) to|I must decline)\b",
-    re.IGNORECASE,
-)
 SHORT_CHARS = 20
 
 
@@ -23,7 +18,7 @@ class Hint:
 
 
 def reads_as_refusal(text: str) -> bool:
-    return bool(REFUSAL_PATTERN.search(text or ""))
+    return is_refusal(text)
 
 
 def guidance(

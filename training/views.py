@@ -75,7 +75,7 @@ def run(request, slug, run_id):
     project = membership_for(request.user, slug, *STAFF_ROLES).project
     stale_work_fail()
     found = get_object_or_404(
-        TrainingRun.objects.select_related("snapshot", "created_by", "cancel_requested_by"),
+        TrainingRun.objects.select_related("snapshot", "created_by", "cancel_requested_by", "model_version"),
         snapshot__project=project,
         id=run_id,
     )

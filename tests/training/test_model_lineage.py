@@ -28,7 +28,9 @@ def config_file(tmp_path, base_model, name, **changes):
     return str(path)
 
 
-def test_two_cycles_in_a_row_the_second_from_the_first_models_version(ready_snapshot, tmp_path, monkeypatch):
+def test_two_cycles_in_a_row_the_second_from_the_first_models_version(
+    ready_snapshot, tmp_path, monkeypatch, client, users
+):
     from transformers import AutoModelForCausalLM
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -39,6 +41,9 @@ def test_two_cycles_in_a_row_the_second_from_the_first_models_version(ready_snap
     assert first.model_path == "models/demo/demo-m1" and first.path == Path(settings.MEDIA_ROOT) / "models/demo/demo-m1"
     shutil.rmtree(first.run.output_dir)  # the run's scratch folder can go: the model does not live there
     AutoModelForCausalLM.from_pretrained(first.path)
+    client.force_login(users["admin"])
+    page = client.get(f"/p/demo/runs/{first.run.id}/").content.decode()
+    assert "Registered as <strong>demo-m1</strong>" in page and "<td>sft</td>" in page and "<td>dpo</td>" in page
 
     call_command("train", snapshot, "--config", config_file(tmp_path, "unused", "second"), "--parent", "demo-m1")
     second = ModelVersion.objects.get(name="demo-m2")
