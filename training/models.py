@@ -157,3 +157,51 @@ class ModelDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_version} {self.decision}"
+
+
+class Cycle(models.Model):
+    """One pass of a project's improvement loop, run step by step by background tasks (training.cycles): snapshot,
+    train (which registers the candidate), generate, automatic checks, human comparison; each step's state and log
+    is kept in `steps`. At most one cycle per project is active (queued, running or waiting) at a time."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        WAITING = "waiting"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING, Status.WAITING)
+
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="cycles")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    step = models.CharField(max_length=32, help_text="The step running, queued, failed or waiting.")
+    steps = models.JSONField(default=list, help_text="[{name, status, started_at, finished_at, log}] in order.")
+    config = models.JSONField(help_text='{"snapshot": snapshot options, "run_config_yaml": run config text}.')
+    snapshot = models.ForeignKey(Snapshot, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    run = models.ForeignKey(TrainingRun, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    candidate = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    champion = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    results = models.JSONField(default=dict, blank=True, help_text="Answer files, checks and review items.")
+    log = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project"],
+                condition=models.Q(status__in=["queued", "running", "waiting"]),
+                name="cycle_one_active_per_project",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["queued", "running", "waiting", "succeeded", "failed", "cancelled"]),
+                name="cycle_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"cycle {self.pk} of {self.project.slug}"
