@@ -17,10 +17,6 @@ class Hint:
     message: str
 
 
-def reads_as_refusal(text: str) -> bool:
-    return is_refusal(text)
-
-
 def guidance(
     *,
     project: Project,
@@ -37,9 +33,9 @@ def guidance(
         if len(response.strip()) < SHORT_CHARS:
             hints.append(Hint("warn", "The response is very short; is it complete?"))
     expects_refusal = item.safety == Safety.SHOULD_REFUSE if item is not None else new_kind == Kind.REFUSAL
-    if response.strip() and not expects_refusal and reads_as_refusal(response):
+    if response.strip() and not expects_refusal and is_refusal(response):
         hints.append(Hint("warn", "This reads as a refusal, but the prompt should be answered helpfully."))
-    if expects_refusal and response.strip() and not reads_as_refusal(response):
+    if expects_refusal and response.strip() and not is_refusal(response):
         hints.append(Hint("info", "This does not read as a refusal. If you think the prompt is fine, say so."))
     if item is None and task_type is not None and not task_type:
         hints.append(Hint("warn", "Pick the task type this instruction belongs to."))

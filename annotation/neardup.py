@@ -54,7 +54,7 @@ def _signed(shingled) -> MinHash:
 
 
 def jaccard(a: set, b: set) -> float:
-    return len(a & b) / len(a | b)
+    return len(a & b) / len(a | b) if a | b else 1.0
 
 
 def similar_pairs(texts: list[str]) -> Iterator[tuple[int, int]]:

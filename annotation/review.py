@@ -30,7 +30,7 @@ def review_queue(membership: Membership) -> QuerySet[Annotation]:
     return (
         Annotation.objects.filter(WRITTEN, project=membership.project, review_status=Annotation.ReviewStatus.PENDING)
         .exclude(annotator=membership.user)
-        .select_related("item", "annotator")
+        .select_related("item", "annotator", "assignment")
         .annotate(flagged=flagged)
         .order_by("flagged", "id")
     )

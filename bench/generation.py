@@ -2,7 +2,7 @@
 answers/s at several batch sizes, greedy, on the CPU (and on the GPU when there is one), best of a few repeats
 after a warm-up. Prompts are 1 to 24 words long, so batches mix lengths as evaluation prompts do.
 
-    .venv/bin/python bench/generation.py [--prompts 64] [--max-new-tokens 64] [--batch-sizes 1 8 32] [--repeats 3] [--threads 1]
+    .venv/bin/python bench/generation.py [--prompts 64] [--max-new-tokens 64] [--batch-sizes 1 8 32] [--repeats 5] [--threads 1]
 """
 
 import argparse
@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=64)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (a 64-wide model gains nothing)")
     args = parser.parse_args()
     os.environ["HF_HUB_OFFLINE"] = "1"

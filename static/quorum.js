@@ -63,8 +63,11 @@
     return detail || `the server answered ${status}`;
   }
 
+  const MAX_TIME_ON_TASK_MS = 24 * 3600 * 1000; // the server's MAX_TIME_SPENT_MS: a tab left open for days stops there
+
   function timeOnTask(f) {
-    return Math.round(Number(f.dataset.baseTime || 0) + performance.now() - shownAt);
+    const spent = Math.round(Number(f.dataset.baseTime || 0) + performance.now() - shownAt);
+    return Math.min(spent, MAX_TIME_ON_TASK_MS);
   }
 
   function stampTime(f) {
@@ -276,8 +279,8 @@
     if (f === form() && autosaved(f) && !f.dataset.flushed && (pending || inFlight || sessionExpired)) {
       event.preventDefault();
       const submitter = event.submitter;
-      save().then(() => {
-        if (sessionExpired) return;
+      save().then((stored) => {
+        if (sessionExpired || (!stored && timer)) return; // offline or failing: the text stays, with the status
         f.dataset.flushed = "1";
         f.requestSubmit(submitter);
       });

@@ -20,6 +20,7 @@ import re
 from collections import defaultdict
 from statistics import mean, median
 
+from annotation.neardup import jaccard
 from annotation.refusals import is_refusal
 
 SHORT_ANSWER_TYPES = {"classification", "closed_qa", "extraction"}
@@ -97,10 +98,6 @@ def _normalised(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
 
 
-def _jaccard(a: set, b: set) -> float:
-    return len(a & b) / len(a | b) if a | b else 1.0
-
-
 def _agree(rows: list[dict]) -> bool:
     texts = [row.get("response") or "" for row in rows]
     refused = {is_refusal(text) for text in texts}
@@ -109,7 +106,7 @@ def _agree(rows: list[dict]) -> bool:
     if all(row.get("task_type") in SHORT_ANSWER_TYPES for row in rows):
         return len({_normalised(text) for text in texts}) == 1
     words = [set(_WORD.findall(text.lower())) for text in texts]
-    return all(_jaccard(a, b) >= JACCARD_AGREE for i, a in enumerate(words) for b in words[i + 1 :])
+    return all(jaccard(a, b) >= JACCARD_AGREE for i, a in enumerate(words) for b in words[i + 1 :])
 
 
 def _consistency(rows: list[dict]) -> dict:

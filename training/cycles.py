@@ -24,7 +24,7 @@ from training.checks import compare_checks, model_checks
 from training.model_review import model_review_items_create
 from training.models import Cycle, ModelVersion, Snapshot, TrainingRun
 from training.pipeline.config import config_from_text
-from training.run_executor import training_run_execute
+from training.run_executor import die_with_parent, training_run_execute
 from training.runs import training_run_create
 from training.snapshots.config import snapshot_config as valid_snapshot_config
 from training.snapshots.runner import snapshot_build
@@ -209,10 +209,17 @@ def _generate(cycle: Cycle) -> str:
 def _run_generate(model, prompts: Path, out: Path, log_path: Path, use_cpu: bool) -> None:
     command = [sys.executable, "-m", "training.pipeline.generate", "--model", str(model)]
     command += ["--prompts", str(prompts), "--out", str(out), *(["--use-cpu"] if use_cpu else [])]
-    done = subprocess.run(command, cwd=settings.BASE_DIR, capture_output=True, text=True, errors="replace")
-    log_path.write_text(done.stdout + done.stderr, encoding="utf-8")
+    with log_path.open("w", encoding="utf-8") as log:  # written as it comes, and the child dies with this worker
+        done = subprocess.run(
+            command,
+            cwd=settings.BASE_DIR,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
+        )
     if done.returncode != 0:
-        raise StepFailed(f"Generating with {model} exited with {done.returncode}:\n{_tail(done.stdout + done.stderr)}")
+        output = log_path.read_text(encoding="utf-8", errors="replace")
+        raise StepFailed(f"Generating with {model} exited with {done.returncode}:\n{_tail(output)}")
 
 
 def _tail(text: str) -> str:

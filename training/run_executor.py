@@ -46,7 +46,7 @@ def _materialise(snapshot: Snapshot, target: Path) -> Path:
     return target
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child: be killed when the worker that started it dies, so no orphan keeps training."""
     ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
@@ -66,7 +66,7 @@ def _stream(run: TrainingRun, command: list[str], log_path: Path) -> tuple[int, 
             stderr=subprocess.STDOUT,
             text=True,
             errors="replace",
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
             start_new_session=True,  # its own process group: a cancel stops accelerate's workers too
         ) as process,
     ):

@@ -6,8 +6,8 @@ import statistics
 
 from django.db.models import Q
 
-from annotation.guidance import reads_as_refusal
 from annotation.models import Annotation, Project
+from annotation.refusals import is_refusal
 from annotation.taxonomy import Kind, Safety
 
 LIST = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+", re.MULTILINE)
@@ -56,8 +56,8 @@ def _style(entries: list[tuple[str, str]]) -> dict:
     refusals = [text for text, safety in entries if safety == Safety.SHOULD_REFUSE]
     answerable = [text for text, safety in entries if safety != Safety.SHOULD_REFUSE]
     style = {"responses": len(texts), **_shares(texts)}
-    style["refusals_read_as_refusal"] = sum(map(reads_as_refusal, refusals)) / len(refusals) if refusals else None
-    style["answerable_refused"] = sum(map(reads_as_refusal, answerable)) / len(answerable) if answerable else None
+    style["refusals_read_as_refusal"] = sum(map(is_refusal, refusals)) / len(refusals) if refusals else None
+    style["answerable_refused"] = sum(map(is_refusal, answerable)) / len(answerable) if answerable else None
     return style
 
 
@@ -91,7 +91,7 @@ def refusal_conflicts(project: Project, limit: int = 100) -> list[dict]:
         cluster["items"].add(item_id)
         if safety:
             cluster["labels"].add(safety)
-        cluster["refused" if reads_as_refusal(text or "") else "answered"] += 1
+        cluster["refused" if is_refusal(text) else "answered"] += 1
     conflicts = [
         {
             "root": root,

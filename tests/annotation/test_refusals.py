@@ -3,7 +3,7 @@ and partial compliance (a refusal unless substantial help follows the decline)."
 
 import pytest
 
-from annotation.guidance import reads_as_refusal
+from annotation.guidance import guidance
 from annotation.refusals import is_refusal
 
 LONG_HELP = (
@@ -105,6 +105,8 @@ def test_empty_and_missing_text_are_not_refusals():
 
 
 def test_the_authoring_hint_uses_the_same_rule():
-    for text in REFUSALS[:5] + HELPFUL[:5]:
-        assert reads_as_refusal(text) == is_refusal(text)
-    assert not reads_as_refusal(HELPFUL[0])
+    def warned(text):
+        hints = guidance(project=None, item=None, response=text)
+        return any("reads as a refusal" in hint.message for hint in hints)
+
+    assert all(map(warned, REFUSALS)) and not any(map(warned, HELPFUL))

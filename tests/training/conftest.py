@@ -132,6 +132,12 @@ def fresh_media(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
 
 
+@pytest.fixture
+def ready_snapshot(judged, users, django_capture_on_commit_callbacks):
+    """The judged project's data as a ready snapshot, all of it in the train split."""
+    return build(judged, users["admin"], django_capture_on_commit_callbacks, eval_fraction=0.0)
+
+
 def tiny_run_yaml(base_model, **changes) -> str:
     """A run config for a tiny model: SFT then DPO, two steps each, on the CPU; `changes` replace top-level keys."""
     data = {"base_model": str(base_model), "stages": ["sft", "dpo"], "use_cpu": True, "max_length": 64}

@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from annotation.models import Project
 from tests.conftest import login
-from tests.training.conftest import build
 from training import run_executor
 from training.liveness import BUILD_STALE_AFTER_S, RUN_STALE_AFTER_S
 from training.management.commands.train import Command as TrainCommand
@@ -25,11 +24,6 @@ from training.run_executor import training_run_execute
 from training.snapshots.service import snapshot_create
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def ready_snapshot(judged, users, django_capture_on_commit_callbacks):
-    return build(judged, users["admin"], django_capture_on_commit_callbacks, eval_fraction=0.0)
 
 
 def ago(seconds: float):
@@ -164,9 +158,9 @@ def test_the_pipeline_dies_with_the_worker_that_started_it(tmp_path):
             sys.executable,
             "-c",
             "import django, subprocess, sys, time; django.setup();"
-            "from training.run_executor import _die_with_parent;"
+            "from training.run_executor import die_with_parent;"
             "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'],"
-            " preexec_fn=_die_with_parent);"
+            " preexec_fn=die_with_parent);"
             f"open({str(pid_file)!r}, 'w').write(str(child.pid)); time.sleep(120)",
         ],
         cwd=ROOT,

@@ -12,18 +12,12 @@ from django.core.management import CommandError, call_command
 
 from annotation.errors import Conflict
 from tests.conftest import login
-from tests.training.conftest import build
 from training import run_executor
 from training.models import TrainingRun
 from training.run_cancel import training_run_cancel
 from training.run_executor import training_run_execute
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def ready_snapshot(judged, users, django_capture_on_commit_callbacks):
-    return build(judged, users["admin"], django_capture_on_commit_callbacks, eval_fraction=0.0)
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ def snapshot_request(client, tokenizer):
 
 @pytest.mark.parametrize(
     "tokenizer",
-    ["/etc", "/no/such/folder", "{root}/outside", "{root}/models/missing", "tiny/../../outside", "../etc"],
+    ["/etc", "/no/such/folder", "{root}/outside", "{root}/models/missing", "tiny/../../outside", "../etc", "a" * 300],
 )
 def test_paths_outside_the_models_folder_or_missing_get_one_answer(admin_api, models_root, tokenizer):
     response = snapshot_request(admin_api, tokenizer.format(root=models_root))

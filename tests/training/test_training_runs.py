@@ -3,17 +3,12 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.training.conftest import build, tiny_run_yaml
+from tests.training.conftest import tiny_run_yaml
 from training.models import ModelVersion, TrainingRun
 from training.pipeline.tiny_model import build_tiny_model
 
 # the command follows a task queued on commit
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_media")]
-
-
-@pytest.fixture
-def ready_snapshot(judged, users, django_capture_on_commit_callbacks):
-    return build(judged, users["admin"], django_capture_on_commit_callbacks, eval_fraction=0.0)
 
 
 def config_file(tmp_path, base_model, **changes):

@@ -87,7 +87,7 @@ def test_the_sft_stage_trains_only_on_the_turns_the_annotator_wrote(
     model_dir = build_tiny_model(tmp_path / "tiny", corpus(folder))
     config = config_from_text(f"base_model: {model_dir}\nuse_cpu: true\nmax_length: 256\nsft: {{max_steps: 1}}\n")
     stage = Stage(config, resolve(config, 1), folder, str(model_dir), tmp_path / "out", keep_adapter=False)
-    trainer, _ = sft_trainer(stage, config.sft, "sft")
+    trainer, _ = sft_trainer(stage, "sft")
     (row,) = trainer.train_dataset
     trained = [token for token, label in zip(row["input_ids"], row["labels"], strict=True) if label != -100]
     written = [turn["content"] for turn in WRITTEN_TURNS if turn["role"] == "assistant"]

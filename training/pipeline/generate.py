@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from training.pipeline.weights import adapter_base, is_adapter
+from training.pipeline.weights import adapter_base, is_adapter, tokenizer_source
 
 ENGINES = ("auto", "transformers", "vllm")
 
@@ -174,12 +174,6 @@ def _versions(engine: str) -> dict:
     return versions
 
 
-def _tokenizer_source(model: str) -> str:
-    if is_adapter(model) and not (Path(model) / "tokenizer_config.json").is_file():
-        return adapter_base(model)
-    return model
-
-
 def _stop_ids(tokenizer, model) -> list[int]:
     """The tokenizer's end-of-turn token, and any other stop token the model's own generation config names."""
     configured = model.generation_config.eos_token_id
@@ -197,7 +191,7 @@ def _transformers(model_path: str, conversations: list[list[dict]], sampling: Sa
     precision = "bf16" if gpu and torch.cuda.is_bf16_supported() else "fp32"
     device = torch.device("cuda" if gpu else "cpu")
     loading = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(_tokenizer_source(model_path))
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source(model_path))
     tokenizer.padding_side = "left"  # generated tokens must follow each prompt directly
     model = load_model(model_path, {"precision": precision, "attn_implementation": "sdpa"}, trainable=False)
     model.to(device).eval()

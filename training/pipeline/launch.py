@@ -10,7 +10,7 @@ from training.pipeline.config import RunConfig
 ACCELERATE_CONFIGS = Path(__file__).resolve().parent.parent / "accelerate"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -37,4 +37,4 @@ def pipeline_command(config: RunConfig, *, config_path: Path, snapshot: Path, ou
         command += ["--config_file", str(accelerate_config_path(launch.accelerate_config))]
     else:  # torchrun-style workers; on CPU (use_cpu) they join over gloo
         command += ["--multi_gpu", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
-    return [*command, "--main_process_port", str(_free_port()), *script]
+    return [*command, "--main_process_port", str(free_port()), *script]

@@ -1,10 +1,11 @@
 """What a run records so its results can be trusted: what it trained on (snapshot hash), with which code and
 libraries, on how many processes; and the check that a resumed run is the same run as the one it continues."""
 
-import hashlib
 import importlib.metadata
 import threading
 from pathlib import Path
+
+from training.snapshots.files import content_hash
 
 LIBRARIES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets")
 PIPELINE = Path(__file__).resolve().parent
@@ -14,21 +15,14 @@ class ResumeRefused(RuntimeError):
     pass
 
 
-def files_hash(paths) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(paths, key=lambda p: p.name):
-        digest.update(f"{path.name}:{hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
-    return digest.hexdigest()
-
-
 def snapshot_hash(snapshot: Path) -> str:
     """One hash over the snapshot's data files (names and bytes): the data this run trains on."""
-    return files_hash(snapshot.glob("*.jsonl"))
+    return content_hash(list(snapshot.glob("*.jsonl")))
 
 
 def code_version() -> str:
     """A hash of the pipeline's own code and templates: a resumed stage must be trained by the same code."""
-    return files_hash([*PIPELINE.glob("*.py"), *PIPELINE.glob("chat_templates/*.jinja")])[:16]
+    return content_hash([*PIPELINE.glob("*.py"), *PIPELINE.glob("chat_templates/*.jinja")])[:16]
 
 
 def library_versions() -> dict:

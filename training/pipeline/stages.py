@@ -11,7 +11,7 @@ from pathlib import Path
 from training.pipeline.chat_templates import training_template
 from training.pipeline.config import ConfigError, RunConfig, StageSettings
 from training.pipeline.records import PeakMemory
-from training.pipeline.weights import adapter_base, is_adapter, load_model, merge_saved
+from training.pipeline.weights import load_model, merge_saved, tokenizer_source
 
 DEFAULT_LR = {("sft", True): 2e-4, ("dpo", True): 5e-5, ("sft", False): 2e-5, ("dpo", False): 5e-6}
 SFT_COLUMNS = ("prompt", "completion", "messages")  # `messages`: snapshots built before SFT rows were prompt–completion
@@ -130,10 +130,7 @@ def _tokenizer(stage: Stage):
     """The start model's tokenizer, carrying the chat template training masks with."""
     from transformers import AutoTokenizer
 
-    source = stage.start
-    if is_adapter(source) and not (Path(source) / "tokenizer_config.json").exists():
-        source = adapter_base(source)
-    tokenizer = AutoTokenizer.from_pretrained(source)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source(stage.start))
     tokenizer.chat_template = training_template(tokenizer, stage.config.chat_template, stage.start)
     return tokenizer
 
@@ -217,19 +214,21 @@ def domain_mix(rows, domain: str, general_share: float, seed: int):
 
 def run_sft(stage: Stage) -> StageResult:
     """Supervised fine-tuning on the snapshot's conversations, loss only on the assistant turns annotators wrote."""
-    return _sft(stage, stage.config.sft, "sft", domain=None)
+    return _sft(stage, "sft")
 
 
 def run_domain_sft(stage: Stage) -> StageResult:
     """SFT on one domain's rows with general instruction rows mixed back in, so the model does not forget."""
-    return _sft(stage, stage.config.domain_sft, "domain_sft", domain=stage.config.domain_sft)
+    return _sft(stage, "domain_sft")
 
 
-def sft_trainer(stage: Stage, settings: StageSettings, kind: str, domain=None):
+def sft_trainer(stage: Stage, kind: str):
     """The stage's SFTTrainer and its number of rows. A prompt–completion row trains only on its completion's
     assistant turns (TRL's completion and assistant masks together); the prompt, imported turns included, is context."""
     from trl import SFTConfig, SFTTrainer
 
+    settings = getattr(stage.config, kind)
+    domain = settings if kind == "domain_sft" else None
     columns = (*SFT_COLUMNS, "domain") if domain else SFT_COLUMNS
     train = _load_split(stage.snapshot, "sft", "train", columns)
     if train is None:
@@ -250,9 +249,9 @@ def sft_trainer(stage: Stage, settings: StageSettings, kind: str, domain=None):
     return trainer, len(train)
 
 
-def _sft(stage: Stage, settings: StageSettings, kind: str, domain) -> StageResult:
+def _sft(stage: Stage, kind: str) -> StageResult:
     with PeakMemory() as memory:
-        trainer, train_rows = sft_trainer(stage, settings, kind, domain)
+        trainer, train_rows = sft_trainer(stage, kind)
         has_eval = trainer.eval_dataset is not None
         before = trainer.evaluate()["eval_loss"] if has_eval else None
         figures = _train(trainer, stage)

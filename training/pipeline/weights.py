@@ -17,6 +17,13 @@ def adapter_base(path: str | Path) -> str:
     return json.loads((Path(path) / "adapter_config.json").read_text())["base_model_name_or_path"]
 
 
+def tokenizer_source(path: str | Path) -> str:
+    """Where the tokenizer of the model at `path` is: the folder itself, or an adapter's base when it has none."""
+    if is_adapter(path) and not (Path(path) / "tokenizer_config.json").is_file():
+        return adapter_base(path)
+    return str(path)
+
+
 def _dtype(choices: dict, trainable: bool):
     import torch
 

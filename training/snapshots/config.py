@@ -1,5 +1,6 @@
 """What a snapshot build takes as input, validated: filters, preference aggregation, split and mix."""
 
+import contextlib
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -95,8 +96,9 @@ def tokenizer_source(value) -> str:
     if isinstance(value, str) and value and "\0" not in value and len(value) <= 500:
         root = Path(settings.MODELS_ROOT).resolve()
         folder = (root / value).resolve()
-        if folder.is_relative_to(root) and folder != root and folder.is_dir():
-            return str(folder)
+        with contextlib.suppress(OSError):  # e.g. a name too long for the file system: refused like the rest
+            if folder.is_relative_to(root) and folder != root and folder.is_dir():
+                return str(folder)
         if HUB_ID.fullmatch(value) and ".." not in value:
             return value
     _fail("template_tokenizer", TOKENIZER_RULE)
