@@ -11,7 +11,7 @@ from collections import Counter
 from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, Value, When
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.http import Http404
 from django.utils import timezone
 
@@ -20,7 +20,7 @@ from annotation.errors import Conflict, Gone, InvalidInput
 from annotation.metrics.coverage import under_covered_cached
 from annotation.models import Annotation, Assignment, Item, Project
 from annotation.payloads import preference_columns, validate_payload
-from annotation.taxonomy import PAIRWISE_KINDS
+from annotation.taxonomy import PAIRWISE_KINDS, Kind
 from annotation.text import clean
 
 Status = Assignment.Status
@@ -56,17 +56,42 @@ def leases_reclaim(*, project: Project) -> int:
     return len(expired)
 
 
+NEAREST_COMPLETION = ("-completed_count", "id")  # so finished items reach review and export sooner
+
+
+def _locked(pool):
+    return pool.select_for_update(skip_locked=True, of=("self",))
+
+
 def _pick(project: Project, user, *, gold: bool) -> Item | None:
     seen = Assignment.objects.filter(item=OuterRef("pk"), annotator=user)
-    pool = Item.objects.filter(project=project).exclude(Exists(seen))
-    pool = pool.filter(is_gold=True) if gold else pool.filter(in_pool=True)
-    # Items nearest completion first, so finished items reach review and export sooner.
-    pool = pool.order_by("-completed_count", "id").select_for_update(skip_locked=True, of=("self",))
-    if project.prioritise_coverage and not gold:
+    unseen = Item.objects.filter(project=project).exclude(Exists(seen)).order_by(*NEAREST_COMPLETION)
+    if gold:
+        return _locked(unseen.filter(is_gold=True)).first()
+    review = Q(kind=Kind.MODEL_REVIEW)
+    others = unseen.filter(in_pool=True).exclude(review)
+    # in_pool spelled out, so that both planners reach the few model_review items through the (project, kind) index
+    # instead of walking the whole pool (SQLite would take the pool index for the literal in_pool).
+    reviews = unseen.filter(review, open_slots__gt=0, is_gold=False)
+    share = project.model_review_share
+    if not (share > 0 and random.random() < share):
+        return _pick_other(project, others) or _locked(reviews).first()
+    if project.prioritise_coverage:
+        return _locked(reviews).first() or _pick_other(project, others)
+    # One query: the first open model_review item, else the first other item. A concurrent claim may hold both
+    # (SKIP LOCKED drops them), hence the second look at the whole pool.
+    firsts = Q(id=Subquery(reviews.values("id")[:1])) | Q(id=Subquery(others.values("id")[:1]))
+    either = Item.objects.filter(firsts, in_pool=True).order_by(Case(When(review, then=Value(0)), default=Value(1)))
+    return _locked(either).first() or _locked(unseen.filter(in_pool=True)).first()
+
+
+def _pick_other(project: Project, others) -> Item | None:
+    others = _locked(others)
+    if project.prioritise_coverage:
         for task_type in under_covered_cached(project):
-            if item := pool.filter(task_type=task_type).first():
+            if item := others.filter(task_type=task_type).first():
                 return item
-    return pool.first()
+    return others.first()
 
 
 def _claim(project: Project, user) -> Assignment | None:

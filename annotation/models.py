@@ -35,6 +35,9 @@ class Project(models.Model):
     prioritise_coverage = models.BooleanField(
         default=False, help_text="Hand out items of the task types furthest below their target share first."
     )
+    model_review_share = models.FloatField(
+        default=0.25, help_text="Share of assignments drawn from open model_review items, while there are any."
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -46,6 +49,9 @@ class Project(models.Model):
                 condition=Q(repeat_rate__gte=0, repeat_rate__lte=0.5), name="project_repeat_rate_range"
             ),
             models.CheckConstraint(condition=Q(lease_seconds__gte=30), name="project_lease_min"),
+            models.CheckConstraint(
+                condition=Q(model_review_share__gte=0, model_review_share__lte=1), name="project_model_review_share"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -40,6 +40,12 @@ def clean_text(text: str, field: str = "") -> str:
     return _NEWLINES.sub("\n", text) if "\r" in text else text
 
 
+def replace_refused(text: str) -> str:
+    """`text` with every character `clean_text` refuses made U+FFFD: for what a model wrote, which is shown as it
+    came rather than refused."""
+    return _REFUSED.sub("\ufffd", text)
+
+
 def clean(value: Any, field: str = "", *, depth: int = 0) -> Any:
     """`value` with every string cleaned by `clean_text`; InvalidInput naming the field that holds a refused
     character, a non-finite or out-of-range number, or nesting deeper than MAX_DEPTH."""

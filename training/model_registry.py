@@ -23,7 +23,7 @@ def model_register(run: TrainingRun) -> ModelVersion:
     project = run.snapshot.project
     final = Path(run.metrics["final_model"])
     for attempt in range(MODEL_NAME_TRIES):
-        count = ModelVersion.objects.filter(project=project).count() + 1
+        count = ModelVersion.objects.filter(project=project, run__isnull=False).count() + 1
         name = f"{project.slug}-m{count}"
         target = model_store() / project.slug / name
         try:

@@ -14,13 +14,15 @@ from django.db.models import Q, QuerySet
 
 from annotation.errors import InvalidInput
 from annotation.item_import import item_import
-from annotation.item_validation import content_hash
+from annotation.item_validation import content_hash, normalise_text
 from annotation.models import Annotation, Item, Project
 from annotation.taxonomy import TIE, Kind
+from annotation.text import replace_refused
 from training.comparison import WinRate, win_rate, win_rate_by_group
 from training.models import ModelVersion
 
 _SIDES = "meta__model_review__sides"
+NO_ANSWER = "(no answer)"  # what annotators see where a model answered nothing: an answer too, and usually the loser
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ def _item_row(prompt_id, answers: dict[int, dict], sides: list[int]) -> dict:
     row = {
         "kind": Kind.MODEL_REVIEW,
         "messages": first["messages"],
-        "responses": [{"text": answers[side]["response"]} for side in sides],
+        "responses": [{"text": replace_refused(answers[side]["response"]).strip() or NO_ANSWER} for side in sides],
         "meta": {"model_review": {"sides": sides, "prompt_id": prompt_id}},
     }
     if first.get("task_type"):
@@ -75,8 +77,10 @@ def model_review_items_create(
     seed: int = 0,
 ) -> list[Item]:
     """One blind model_review item per prompt id both models answered (generate.py's answer rows), the two
-    responses in a seeded random order, each open to `overlap` annotators (default: the project's). All or
-    nothing: InvalidInput lists every prompt that fails the item import's validation."""
+    responses in a seeded random order, each open to `overlap` annotators (default: the project's). A prompt both
+    answered alike (a tie by construction), or whose two answers an earlier comparison item already holds, is
+    not sent to annotators. All or nothing: InvalidInput lists every prompt that fails the item import's
+    validation."""
     _check_pair(project, candidate, champion)
     if overlap is not None and not 1 <= overlap <= 50:
         raise InvalidInput("overlap must be between 1 and 50.", field="overlap")
@@ -86,12 +90,23 @@ def model_review_items_create(
     if not prompt_ids:
         raise InvalidInput("The two models answered no prompt in common.")
     rng = random.Random(seed)
-    rows = []
+    rows, kept = [], []
     for prompt_id in prompt_ids:
         sides = [candidate.id, champion.id]
         rng.shuffle(sides)
         answers = {candidate.id: candidate_rows[prompt_id], champion.id: champion_rows[prompt_id]}
-        rows.append(_item_row(prompt_id, answers, sides))
+        row = _item_row(prompt_id, answers, sides)
+        if normalise_text(row["responses"][0]["text"]) != normalise_text(row["responses"][1]["text"]):
+            rows.append(row)
+            kept.append(prompt_id)
+    hashes = [content_hash(row["kind"], "", row["messages"], row["responses"]) for row in rows]
+    compared = set(Item.objects.filter(project=project, content_hash__in=hashes).values_list("content_hash", flat=True))
+    rows, prompt_ids, hashes = (
+        [value for value, digest in zip(values, hashes, strict=True) if digest not in compared]
+        for values in (rows, kept, hashes)
+    )
+    if not rows:
+        return []
     with transaction.atomic():
         try:
             item_import(project=project, lines=[json.dumps(row) for row in rows])
@@ -105,7 +120,6 @@ def model_review_items_create(
                 "nothing was created.",
                 errors=errors,
             ) from exc
-        hashes = [content_hash(row["kind"], "", row["messages"], row["responses"]) for row in rows]
         items = Item.objects.filter(project=project, content_hash__in=hashes)
         if overlap is not None:
             items.update(open_slots=overlap)

@@ -94,7 +94,9 @@ class TrainingRun(models.Model):
 
 
 class ModelVersion(models.Model):
-    """A trained model registered for comparison: a candidate until it is promoted to champion."""
+    """A model registered for comparison: a candidate until it is promoted to champion. Trained versions come from a
+    run; the project's base model is registered as a version without one (`base_model` says what it is), so the first
+    cycle's candidate is compared with it like any later one with its champion."""
 
     class Status(models.TextChoices):
         CANDIDATE = "candidate"
@@ -104,12 +106,21 @@ class ModelVersion(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="model_versions")
     name = models.CharField(max_length=100)
-    run = models.OneToOneField(TrainingRun, on_delete=models.PROTECT, related_name="model_version")
-    snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="model_versions")
+    run = models.OneToOneField(
+        TrainingRun, null=True, blank=True, on_delete=models.PROTECT, related_name="model_version"
+    )
+    snapshot = models.ForeignKey(
+        Snapshot, null=True, blank=True, on_delete=models.PROTECT, related_name="model_versions"
+    )
+    base_model = models.CharField(
+        max_length=500, blank=True, help_text="A version not trained here: the base model's hub id or path."
+    )
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE)
     model_path = models.CharField(
-        max_length=500, help_text="The model's folder under MEDIA_ROOT: merged weights, or an adapter over its base."
+        max_length=500,
+        blank=True,
+        help_text="A trained model's folder under MEDIA_ROOT: merged weights, or an adapter over its base.",
     )
     metrics = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -120,6 +131,11 @@ class ModelVersion(models.Model):
             models.UniqueConstraint(
                 fields=["project"], condition=models.Q(status="champion"), name="model_version_one_champion"
             ),
+            models.CheckConstraint(
+                condition=models.Q(run__isnull=False, base_model="", snapshot__isnull=False)
+                | (models.Q(run__isnull=True, model_path="") & ~models.Q(base_model="")),
+                name="model_version_trained_or_base",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -128,6 +144,11 @@ class ModelVersion(models.Model):
     @property
     def path(self) -> Path:
         return Path(settings.MEDIA_ROOT) / self.model_path
+
+    @property
+    def source(self) -> str:
+        """What to load: the model store folder of a trained version, the hub id or path of the base."""
+        return self.base_model or str(self.path)
 
 
 class ModelDecision(models.Model):
@@ -161,8 +182,8 @@ class ModelDecision(models.Model):
 
 class Cycle(models.Model):
     """One pass of a project's improvement loop, run step by step by background tasks (training.cycles): snapshot,
-    train (which registers the candidate), generate, automatic checks, human comparison; each step's state and log
-    is kept in `steps`. At most one cycle per project is active (queued, running or waiting) at a time."""
+    train (which registers the candidate), generate, automatic checks, human comparison, decision; each step's state
+    and log is kept in `steps`. At most one cycle per project is active (queued, running or waiting) at a time."""
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -178,16 +199,24 @@ class Cycle(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     step = models.CharField(max_length=32, help_text="The step running, queued, failed or waiting.")
     steps = models.JSONField(default=list, help_text="[{name, status, started_at, finished_at, log}] in order.")
-    config = models.JSONField(help_text='{"snapshot": snapshot options, "run_config_yaml": run config text}.')
+    config = models.JSONField(
+        help_text='{"snapshot": snapshot options, "run_config_yaml": run config text, "policy": promotion policy}.'
+    )
     snapshot = models.ForeignKey(Snapshot, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     run = models.ForeignKey(TrainingRun, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     candidate = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     champion = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    results = models.JSONField(default=dict, blank=True, help_text="Answer files, checks and review items.")
+    results = models.JSONField(
+        default=dict, blank=True, help_text="Answer files, checks, review items, human results and the decision."
+    )
     log = models.TextField(blank=True)
+    cancel_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life from the worker.")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -205,3 +234,26 @@ class Cycle(models.Model):
 
     def __str__(self) -> str:
         return f"cycle {self.pk} of {self.project.slug}"
+
+
+class Schedule(models.Model):
+    """A project's loop settings: when cycles start on their own (a cron expression in the server's time zone and/or
+    a count of new accepted annotations since the last snapshot), and what every cycle, scheduled or started by
+    hand, builds, trains and decides with."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="schedule")
+    enabled = models.BooleanField(default=False, help_text="Start cycles when due; off, cycles start only by hand.")
+    cron = models.CharField(max_length=100, blank=True, help_text="e.g. '0 2 * * *': every night at 02:00.")
+    min_new_annotations = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Due once this many annotations were accepted since the last snapshot."
+    )
+    snapshot_config = models.JSONField(default=dict, blank=True)
+    run_config_yaml = models.TextField(blank=True)
+    policy = models.JSONField(default=dict, blank=True, help_text="Promotion policy (training.policy).")
+    last_fired_at = models.DateTimeField(null=True, blank=True, help_text="When the scheduler last started a cycle.")
+    checked_at = models.DateTimeField(null=True, blank=True, help_text="The scheduler's last look at this schedule.")
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"schedule of {self.project.slug}"

@@ -1,11 +1,13 @@
 """Deciding which model version serves a project: promote one to champion (the one before it retires) or reject a
 candidate. Each decision is kept as a ModelDecision. A retired former champion may be promoted again, a rollback;
-a rejected candidate stays rejected, so a model found wanting is not brought back by mistake."""
+a rejected candidate stays rejected, so a model found wanting is not brought back by mistake. A decision on the
+candidate of a cycle waiting for its decision ends that cycle, whoever took it."""
 
 from django.db import transaction
+from django.utils import timezone
 
 from annotation.errors import Conflict, InvalidInput
-from training.models import ModelDecision, ModelVersion
+from training.models import Cycle, ModelDecision, ModelVersion
 
 Status = ModelVersion.Status
 Decision = ModelDecision.Decision
@@ -34,7 +36,7 @@ def model_promote(*, version: ModelVersion, user, reason: str = "", automatic: b
     return version
 
 
-def model_reject(*, version: ModelVersion, user, reason: str) -> ModelVersion:
+def model_reject(*, version: ModelVersion, user, reason: str, automatic: bool = False) -> ModelVersion:
     """Reject a candidate for good, saying why (InvalidInput on `reason` if blank); Conflict for any other status."""
     reason = reason.strip()
     if not reason:
@@ -43,13 +45,27 @@ def model_reject(*, version: ModelVersion, user, reason: str) -> ModelVersion:
         version = ModelVersion.objects.select_for_update().get(id=version.id)
         if version.status != Status.CANDIDATE:
             raise Conflict(f"{version.name} is {version.status}; only a candidate can be rejected.")
-        _decide(version, Decision.REJECTED, user=user, reason=reason, automatic=False)
+        _decide(version, Decision.REJECTED, user=user, reason=reason, automatic=automatic)
     return version
 
 
 def _decide(version: ModelVersion, decision: str, *, user, reason: str, automatic: bool) -> None:
     version.status = STATUS_AFTER[decision]
     version.save(update_fields=["status"])
-    ModelDecision.objects.create(
+    made = ModelDecision.objects.create(
         model_version=version, decision=decision, reason=reason, decided_by=user, automatic=automatic
     )
+    if decision != Decision.RETIRED:
+        _end_waiting_cycles(made)
+
+
+def _end_waiting_cycles(made: ModelDecision) -> None:
+    now = timezone.now()
+    for cycle in Cycle.objects.select_for_update().filter(candidate=made.model_version, status=Cycle.Status.WAITING):
+        step = next(step for step in cycle.steps if step["name"] == "decision")
+        who = "automatically" if made.automatic else f"by {made.decided_by.username if made.decided_by else '?'}"
+        step.update(status="succeeded", finished_at=now.isoformat(), log=f"{made.decision} {who}: {made.reason}")
+        cycle.results = {**cycle.results, "decision": {"decision": made.decision, "id": made.id}}
+        cycle.log += f"decision: {step['log']}\n"
+        cycle.status, cycle.finished_at = Cycle.Status.SUCCEEDED, now
+        cycle.save()

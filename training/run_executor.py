@@ -149,7 +149,7 @@ def training_run_execute(run_id: int) -> TrainingRun:
         folder.mkdir(parents=True, exist_ok=True)
         config_path.write_text(run.config_yaml)
         snapshot_dir = _materialise(run.snapshot, folder / "snapshot")
-        base_model = str(run.parent_model.path) if run.parent_model else ""
+        base_model = run.parent_model.source if run.parent_model else ""
         config = config_from_text(run.config_yaml, base_model=base_model or None)
         command = pipeline_command(
             config, config_path=config_path, snapshot=snapshot_dir, out=out, base_model=base_model

@@ -17,7 +17,7 @@ def training_run_create(
     if snapshot.status != Snapshot.Status.READY:
         raise Conflict(f"Snapshot v{snapshot.version} is {snapshot.status}; train on a ready snapshot.")
     try:
-        config_from_text(config_yaml, base_model=str(parent.path) if parent else None)
+        config_from_text(config_yaml, base_model=parent.source if parent else None)
     except (ConfigError, yaml.YAMLError) as exc:
         raise InvalidInput(f"run config: {exc}", field="config") from exc
     run = TrainingRun.objects.create(snapshot=snapshot, config_yaml=config_yaml, created_by=user, parent_model=parent)

@@ -3,7 +3,9 @@
 from contextlib import contextmanager
 
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Case, QuerySet, TextField, Value, When
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce
 
 from annotation.models import Adjudication, Annotation, Item, Project
 from annotation.taxonomy import PAIRWISE_KINDS, Kind
@@ -21,6 +23,7 @@ ITEM_FIELDS = (
     "responses",
     "is_gold",
     "duplicate_of_id",
+    "origin",
 )
 
 
@@ -64,8 +67,12 @@ def item_strata(project: Project, *, exclude_gold: bool) -> QuerySet:
 
 
 def export_items(project: Project):
-    """Items with their text, in id order, streamed."""
-    return Item.objects.filter(project=project).order_by("id").values_list(*ITEM_FIELDS).iterator(chunk_size=CHUNK)
+    """Items with their text and origin ("human", or meta["origin"] of a model-sourced item), in id order,
+    streamed."""
+    model_origin = Coalesce(KT("meta__origin"), Value("model"))
+    origin = Case(When(meta__source="model", then=model_origin), default=Value("human"), output_field=TextField())
+    items = Item.objects.filter(project=project).annotate(origin=origin).order_by("id")
+    return items.values_list(*ITEM_FIELDS).iterator(chunk_size=CHUNK)
 
 
 def accepted_writing(project: Project) -> QuerySet:

@@ -5,7 +5,7 @@ import mimetypes
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -14,6 +14,7 @@ from annotation.markdown import render_markdown
 from annotation.selectors import STAFF_ROLES, membership_for
 from annotation.taxonomy import STRENGTHS, Role
 from annotation.web.auth import session_required
+from training.charts import loss_charts, run_train_log
 from training.forms import SnapshotForm
 from training.liveness import stale_work_fail
 from training.models import Snapshot, TrainingRun
@@ -80,7 +81,21 @@ def run(request, slug, run_id):
         id=run_id,
     )
     template = "training/run.html#status" if request.htmx else "training/run.html"
-    return render(request, template, {"project": project, "run": found})
+    context = {"project": project, "run": found, "loss_charts": loss_charts(run_train_log(found))}
+    return render(request, template, context)
+
+
+@session_required
+def run_metrics(request, slug, run_id):
+    """The run's metrics.json, as recorded when it finished, as an attachment."""
+    project = membership_for(request.user, slug, *STAFF_ROLES).project
+    found = get_object_or_404(TrainingRun, snapshot__project=project, id=run_id)
+    if not found.metrics:
+        raise Http404("This run recorded no metrics.")
+    response = JsonResponse(found.metrics, json_dumps_params={"indent": 2, "sort_keys": True})
+    response["Content-Disposition"] = f'attachment; filename="{project.slug}-run-{found.id}-metrics.json"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @session_required

@@ -17,6 +17,7 @@ PROJECT_FIELDS = [
     "repeat_rate",
     "lease_seconds",
     "require_rationale",
+    "model_review_share",
 ]
 
 
@@ -35,6 +36,7 @@ class ProjectCreateSerializer(serializers.ModelSerializer):
     overlap = serializers.IntegerField(min_value=1, max_value=50, required=False)
     gold_rate = serializers.FloatField(min_value=0, max_value=1, required=False)
     repeat_rate = serializers.FloatField(min_value=0, max_value=0.5, required=False)
+    model_review_share = serializers.FloatField(min_value=0, max_value=1, required=False)
     lease_seconds = serializers.IntegerField(min_value=30, max_value=7 * 24 * 3600, required=False)
 
     class Meta:

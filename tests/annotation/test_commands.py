@@ -6,6 +6,8 @@ from django.core.management import CommandError, call_command
 
 from annotation.models import Item, Membership, Project
 from annotation.taxonomy import DEFAULT_TASK_TYPES, HARM_CATEGORIES
+from training.models import Schedule
+from training.pipeline.config import config_from_text
 
 pytestmark = pytest.mark.django_db
 
@@ -14,6 +16,7 @@ def test_load_demo_fills_an_empty_database_once(tmp_path, settings, capsys, monk
     from annotation.management.commands import load_demo
 
     monkeypatch.setattr(load_demo, "CREDENTIALS", tmp_path / "creds")
+    settings.MEDIA_ROOT = tmp_path / "media"
     call_command("load_demo")
     printed = capsys.readouterr().out
     logins = dict(line.split() for line in printed.splitlines() if len(line.split()) == 2)
@@ -26,6 +29,10 @@ def test_load_demo_fills_an_empty_database_once(tmp_path, settings, capsys, monk
     assert {safety for safety, _ in refusals} == {"should_refuse", "should_comply"}
     assert items.filter(kind="preference").count() >= 20 and items.filter(is_gold=True).exists()
     assert Membership.objects.count() == 4
+    loop = Schedule.objects.get(project__slug="demo")
+    base_model = config_from_text(loop.run_config_yaml).base_model
+    assert not loop.enabled and (tmp_path / "media" / "base-models" / "demo" / "config.json").exists()
+    assert base_model == str(tmp_path / "media" / "base-models" / "demo")
 
     call_command("load_demo")
     assert Project.objects.count() == 1 and Item.objects.count() == items.count()

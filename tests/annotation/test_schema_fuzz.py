@@ -30,7 +30,9 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 @pytest.fixture
 def world(project, users, make_items, django_capture_on_commit_callbacks):
     from annotation.assignment import assignment_next
-    from training.models import ModelVersion, TrainingRun
+    from training.cycles import STEPS
+    from training.models import Cycle, ModelVersion, TrainingRun
+    from training.policy import Policy
     from training.snapshots.service import snapshot_create
 
     users["admin"].is_staff = True
@@ -46,9 +48,23 @@ def world(project, users, make_items, django_capture_on_commit_callbacks):
     model = ModelVersion.objects.create(
         project=project, name="demo-m1", run=trained, snapshot=snapshot, model_path="models/demo/demo-m1"
     )
+    cycle = Cycle.objects.create(
+        project=project,
+        status="failed",
+        step="train",
+        steps=[{"name": name, "status": "pending", "log": ""} for name in STEPS],
+        config={
+            "snapshot": {},
+            "run_config_yaml": "base_model: x\n",
+            "policy": Policy().as_dict(),
+            "trigger": "manual",
+        },
+        snapshot=snapshot,
+    )
     return {
         "slug": project.slug,
         "assignment": assignment.id,
+        "cycle": cycle,
         "snapshot": snapshot,
         "run": run,
         "model": model,
@@ -73,7 +89,12 @@ def _existing(case, world) -> None:
         params["slug"] = world["slug"]
     if "id" in params:
         kind = case.path.split("/")[3]
-        known = {"snapshots": world["snapshot"], "runs": world["run"], "models": world["model"]}
+        known = {
+            "snapshots": world["snapshot"],
+            "runs": world["run"],
+            "models": world["model"],
+            "cycles": world["cycle"],
+        }
         params["id"] = known[kind].id if kind in known else world["assignment"]
     if "name" in params:
         params["name"] = world["snapshot"].files[0]
@@ -85,7 +106,7 @@ def test_every_operation_answers_as_its_schema_says(world, in_process):
     schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", in_process)
     headers = {"Authorization": f"Token {Token.objects.create(user=world['admin']).key}"}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 26
+    assert len(operations) == 35
 
     failures = []
     for operation in operations:

@@ -21,6 +21,7 @@ from training.promotion import model_promote
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_media")]
 
 SNAPSHOT = {"eval_fraction": 0.5}
+UNUSED = tiny_run_yaml("unused")
 
 
 def answer(item):
@@ -62,15 +63,20 @@ def test_a_cycle_runs_to_the_human_comparison_against_the_champion(with_eval, us
         project=judged, user=users["admin"], snapshot_config=SNAPSHOT, run_config_yaml=tiny_run_yaml(tiny)
     )
     first.refresh_from_db()
-    assert first.status == "waiting", first.log
-    assert set(statuses(first).values()) == {"succeeded"}
-    assert first.candidate.run == first.run and first.run.snapshot == first.snapshot and first.champion is None
-    assert first.results["baseline"] == str(tiny) and first.results["review_items"] == []
+    assert first.status == "waiting" and first.step == "decision", first.log
+    assert statuses(first) == {**dict.fromkeys(cycles.STEPS, "succeeded"), "decision": "waiting"}
+    assert first.candidate.run == first.run and first.run.snapshot == first.snapshot
+    base = first.champion
+    assert (base.name, base.base_model, base.status, base.run) == ("demo-base", str(tiny), "champion", None)
+    assert first.candidate.parent == base and first.run.parent_model == base
+    assert base.decisions.get().automatic
     assert first.results["checks"]["candidate"]["overall"]["refusal"]["n"] > 0
-    assert "no champion yet" in first.log
+    assert 0 < len(first.results["review_items"]) <= first.results["prompts"]
 
-    model_promote(version=first.candidate, user=users["admin"])
-    Cycle.objects.filter(id=first.id).update(status="succeeded")  # the decision step is not built yet
+    model_promote(version=first.candidate, user=users["admin"], reason="reads better")
+    first.refresh_from_db()
+    assert first.status == "succeeded" and statuses(first)["decision"] == "succeeded"
+    assert "promoted by admin: reads better" in first.log
     second = cycle_start(
         project=judged, user=users["admin"], snapshot_config=SNAPSHOT, run_config_yaml=tiny_run_yaml(tiny)
     )
@@ -78,9 +84,9 @@ def test_a_cycle_runs_to_the_human_comparison_against_the_champion(with_eval, us
     assert second.status == "waiting", second.log
     assert second.champion == first.candidate and second.candidate.name == "demo-m2"
     assert second.run.parent_model == first.candidate and second.candidate.parent == first.candidate
-    assert (second.champion.path / f"answers/cycle-{second.id}.jsonl").exists()
+    assert (second.champion.path / f"answers/cycle-{second.id}.champion.jsonl").exists()
     items = Item.objects.filter(id__in=second.results["review_items"], kind="model_review")
-    assert items.count() == second.results["prompts"] > 0
+    assert 0 < items.count() == len(second.results["review_items"]) <= second.results["prompts"]
     sides = {tuple(sorted(item.meta["model_review"]["sides"])) for item in items}
     assert sides == {tuple(sorted([first.candidate.id, second.candidate.id]))}
 
@@ -93,13 +99,13 @@ def steps_not_run(monkeypatch):
 
 @pytest.mark.usefixtures("steps_not_run")
 def test_a_second_cycle_is_refused_while_one_is_active(judged, users):
-    first = cycle_start(project=judged, user=users["admin"], snapshot_config=SNAPSHOT, run_config_yaml="unused")
+    first = cycle_start(project=judged, user=users["admin"], snapshot_config=SNAPSHOT, run_config_yaml=UNUSED)
     for status in ("queued", "running", "waiting"):
         Cycle.objects.filter(id=first.id).update(status=status)
         with pytest.raises(Conflict, match="already running"):
-            cycle_start(project=judged, user=users["admin"], snapshot_config=SNAPSHOT, run_config_yaml="unused")
+            cycle_start(project=judged, user=users["admin"], snapshot_config=SNAPSHOT, run_config_yaml=UNUSED)
     Cycle.objects.filter(id=first.id).update(status="succeeded")
-    cycle_start(project=judged, user=users["admin"], snapshot_config=SNAPSHOT, run_config_yaml="unused")
+    cycle_start(project=judged, user=users["admin"], snapshot_config=SNAPSHOT, run_config_yaml=UNUSED)
     assert Cycle.objects.count() == 2
 
 
@@ -113,7 +119,7 @@ def test_two_cycles_started_at_once_yield_one(judged, users):
     def start():
         try:
             barrier.wait()
-            cycle_start(project=judged, user=users["admin"], snapshot_config=SNAPSHOT, run_config_yaml="unused")
+            cycle_start(project=judged, user=users["admin"], snapshot_config=SNAPSHOT, run_config_yaml=UNUSED)
             outcomes.append("started")
         except Conflict:
             outcomes.append("refused")
@@ -143,6 +149,7 @@ def test_a_failed_step_fails_the_cycle_and_a_retry_redoes_only_that_step(with_ev
         "generate": "pending",
         "checks": "pending",
         "review": "pending",
+        "decision": "pending",
     }
     assert "train failed: Run" in cycle.log and str(missing) in cycle.steps[1]["log"]
     assert not ModelVersion.objects.exists()
@@ -153,6 +160,6 @@ def test_a_failed_step_fails_the_cycle_and_a_retry_redoes_only_that_step(with_ev
     assert cycle.status == "waiting", cycle.log
     assert cycle.snapshot == snapshot and Snapshot.objects.count() == 1 and cycle.steps[0] == snapshot_step
     assert TrainingRun.objects.count() == 2 and cycle.run.status == "succeeded"
-    assert set(statuses(cycle).values()) == {"succeeded"}
+    assert statuses(cycle) == {**dict.fromkeys(cycles.STEPS, "succeeded"), "decision": "waiting"}
     with pytest.raises(Conflict, match="only a failed cycle"):
         cycle_retry(cycle=cycle)

@@ -12,7 +12,7 @@ from annotation.models import Item, Membership, Project
 from tests.conftest import login
 from tests.training.conftest import work
 from tests.training.test_promotion import add_version
-from training.model_review import model_review_items_create, model_review_results
+from training.model_review import NO_ANSWER, model_review_items_create, model_review_results
 
 pytestmark = pytest.mark.django_db
 
@@ -210,10 +210,23 @@ def test_a_bad_prompt_creates_nothing_and_is_named(project, pair):
         )
     assert [(e["prompt_id"], e["field"]) for e in raised.value.errors] == [("tapir-1", "task_type")]
     assert not Item.objects.exists()
+
+
+def test_prompts_answered_alike_or_compared_before_are_not_sent(project, pair):
+    candidate, champion = pair
     create(project, pair, count=3)
-    with pytest.raises(InvalidInput, match="nothing was created"):
-        create(project, pair, count=4)
-    assert Item.objects.count() == 3
+    alike = answers(NAMES[0], 2, start=3)
+    same = model_review_items_create(
+        project=project,
+        candidate=candidate,
+        champion=champion,
+        candidate_answers=answers(NAMES[0], 6),
+        champion_answers=answers(NAMES[1], 3)
+        + [{**row, "response": f" {row['response']}  "} for row in alike]
+        + answers(NAMES[1], 1, start=5),
+    )
+    assert [item.meta["model_review"]["prompt_id"] for item in same] == ["tapir-5"]
+    assert Item.objects.count() == 4
 
 
 @pytest.mark.parametrize(
@@ -246,3 +259,17 @@ def test_a_model_is_compared_only_with_another_of_the_same_project(project, pair
         create(project, (pair[0], pair[0]))
     with pytest.raises(InvalidInput, match="belong"):
         model_review_results(project=project, candidate=pair[0], champion=stranger)
+
+
+def test_an_empty_answer_is_shown_as_no_answer_and_a_nul_as_a_replacement_character(project, pair):
+    candidate, champion = pair
+    silent = [{**row, "response": " \n"} for row in answers(NAMES[0], 2)]
+    odd = [{**row, "response": "bytes\x00here"} for row in answers(NAMES[1], 2)]
+    items = model_review_items_create(
+        project=project,
+        candidate=candidate,
+        champion=champion,
+        candidate_answers=silent,
+        champion_answers=odd,
+    )
+    assert [sorted(r["text"] for r in item.responses) for item in items] == [[NO_ANSWER, "bytes\ufffdhere"]] * 2

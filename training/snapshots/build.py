@@ -139,7 +139,7 @@ class _Builder:
     def _dpo(self, split: str, item: tuple, prompt: list[dict], chosen: str, rejected: str, source: str, ids, label):
         if ("dpo", split) not in self.writers:
             return
-        item_id, _, _, _, task_type, domain = item[:6]
+        item_id, _, _, _, task_type, domain, *_, origin = item
         self.writers["dpo", split].write(
             {
                 "prompt": prompt,
@@ -154,6 +154,7 @@ class _Builder:
                 "votes": label.votes if label else 0,
                 "backing": label.backing if label else 0,
                 "adjudicated": bool(label and label.adjudicated),
+                "origin": origin,
             }
         )
         stats = self.stats
@@ -209,7 +210,7 @@ class _Builder:
         for position, item in enumerate(selectors.export_items(project), start=1):
             if position % 5000 == 0:
                 self.progress("writing rows", 0.1 + 0.8 * position / total)
-            item_id, kind, prompt, messages, _, _, _, _, responses, is_gold, _ = item
+            item_id, kind, prompt, messages, _, _, _, _, responses, is_gold, _, _ = item
             if config.exclude_gold and is_gold:
                 self.stats.dropped["gold"] += 1
                 continue

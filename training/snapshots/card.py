@@ -69,7 +69,9 @@ def _markdown(card: dict) -> str:
         f"{'; gold items excluded' if config['exclude_gold'] else ''}"
         f"{'; model-review judgments included' if config['include_model_review'] else ''}. "
         "A better response written by an annotator is chosen over each original; when the item's label was dropped, "
-        "only if a reviewer accepted it.",
+        "only if a reviewer accepted it. Each DPO row's `origin` says where its pair came from: `human`, or a "
+        "model's answers (`on_policy`: two samples on one prompt; `safety_mistake`: a refusal or compliance the "
+        "prompt's safety label called wrong, against the accepted human answer), judged by annotators like any pair.",
         f"- Gold items of every kind: {'left out' if config['exclude_gold'] else 'included'}.",
         f"- Split: floor({config['eval_fraction']:.0%} × clusters) whole near-duplicate clusters per task type to "
         f"eval (seed {config['seed']})"

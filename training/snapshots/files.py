@@ -36,6 +36,7 @@ SCHEMAS = {
             ("votes", pa.int64()),
             ("backing", pa.int64()),
             ("adjudicated", pa.bool_()),
+            ("origin", pa.string()),
         ]
     ),
 }

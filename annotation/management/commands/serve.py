@@ -16,7 +16,7 @@ def worker_commands() -> list[list[str]]:
 
 
 class Command(BaseCommand):
-    help = "Run the web server and the task workers (one per queue) together; Ctrl-C stops them all."
+    help = "Run the web server, the task workers (one per queue) and the scheduler together; Ctrl-C stops them all."
 
     def add_arguments(self, parser):
         parser.add_argument("--addr", default="127.0.0.1:8000")
@@ -24,6 +24,7 @@ class Command(BaseCommand):
     def handle(self, *args, addr, **options):
         manage = [sys.executable, "manage.py"]
         children = [subprocess.Popen([*manage, *worker]) for worker in worker_commands()]
+        children.append(subprocess.Popen([*manage, "scheduler"]))
         children.append(subprocess.Popen([*manage, "runserver", addr, "--noreload"]))
         self.stdout.write(f"Quorum on http://{addr}/ (API docs at /api/v1/docs/); Ctrl-C stops it.")
 
