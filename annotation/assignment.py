@@ -70,9 +70,7 @@ def _pick(project: Project, user, *, gold: bool) -> Item | None:
         return _locked(unseen.filter(is_gold=True)).first()
     review = Q(kind=Kind.MODEL_REVIEW)
     others = unseen.filter(in_pool=True).exclude(review)
-    # in_pool spelled out, so that both planners reach the few model_review items through the (project, kind) index
-    # instead of walking the whole pool (SQLite would take the pool index for the literal in_pool).
-    reviews = unseen.filter(review, open_slots__gt=0, is_gold=False)
+    reviews = unseen.filter(review, in_pool=True)
     share = project.model_review_share
     if not (share > 0 and random.random() < share):
         return _pick_other(project, others) or _locked(reviews).first()

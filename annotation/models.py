@@ -128,6 +128,14 @@ class Item(models.Model):
             models.Index(
                 F("project"), F("completed_count").desc(), F("id"), condition=Q(in_pool=True), name="item_pool"
             ),
+            # The few open model_review items, apart: their pick must not walk the pool, nor every past comparison.
+            models.Index(
+                F("project"),
+                F("completed_count").desc(),
+                F("id"),
+                condition=Q(in_pool=True, kind=Kind.MODEL_REVIEW),
+                name="item_review_pool",
+            ),
             models.Index(fields=["project", "id"], condition=Q(is_gold=True), name="item_gold"),
             models.Index(fields=["project", "kind", "task_type"], name="item_kind_type"),
         ]

@@ -1,7 +1,7 @@
 """Snapshots over the REST API: list and create per project, read one, download its files. Training runs: list per
 project, read one, cancel one. Model versions: list per project with their decisions, read one, promote or reject."""
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -218,9 +218,10 @@ class RejectSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
 
 
-def _versions():
+def model_versions() -> QuerySet[ModelVersion]:
+    """Model versions with what their pages and the API show: project, parent, snapshot, run and decisions."""
     decisions = Prefetch("decisions", ModelDecision.objects.select_related("decided_by").order_by("id"))
-    return ModelVersion.objects.select_related("project", "parent", "snapshot").prefetch_related(decisions)
+    return ModelVersion.objects.select_related("project", "parent", "snapshot", "run").prefetch_related(decisions)
 
 
 class ModelVersionList(generics.GenericAPIView):
@@ -231,17 +232,19 @@ class ModelVersionList(generics.GenericAPIView):
     )
     def get(self, request, slug):
         project = membership_for(request.user, slug, *STAFF_ROLES).project
-        return Response(ModelVersionSerializer(_versions().filter(project=project).order_by("-id"), many=True).data)
+        return Response(
+            ModelVersionSerializer(model_versions().filter(project=project).order_by("-id"), many=True).data
+        )
 
 
 def _version_for(request, pk, *roles) -> ModelVersion:
-    found = get_object_or_404(_versions(), id=pk)
+    found = get_object_or_404(model_versions(), id=pk)
     membership_for(request.user, found.project.slug, *roles)
     return found
 
 
 def _fresh(version: ModelVersion) -> dict:
-    return ModelVersionSerializer(_versions().get(id=version.id)).data
+    return ModelVersionSerializer(model_versions().get(id=version.id)).data
 
 
 class ModelVersionDetail(generics.GenericAPIView):

@@ -9,13 +9,12 @@ from rest_framework.response import Response
 from annotation.api.schema import SIGNED_IN, with_errors
 from annotation.selectors import STAFF_ROLES, membership_for
 from annotation.taxonomy import Role
+from training.cycle_views import CYCLE_RELATED
 from training.cycles import cycle_cancel, cycle_retry, cycle_start
 from training.decisions import cycle_decide
 from training.liveness import stale_work_fail
 from training.models import Cycle, Schedule
 from training.schedules import schedule_for, schedule_update
-
-CYCLE_RELATED = ("project", "snapshot", "run", "candidate", "champion", "created_by", "cancel_requested_by")
 
 
 class CycleSerializer(serializers.ModelSerializer):
@@ -83,7 +82,7 @@ class CycleList(generics.GenericAPIView):
     def get(self, request, slug):
         project = membership_for(request.user, slug, *STAFF_ROLES).project
         stale_work_fail()
-        found = Cycle.objects.filter(project=project).select_related(*CYCLE_RELATED).order_by("-id")
+        found = Cycle.objects.filter(project=project).select_related("project", *CYCLE_RELATED).order_by("-id")
         return Response(CycleSerializer(found, many=True).data)
 
     @extend_schema(
@@ -102,7 +101,7 @@ class CycleList(generics.GenericAPIView):
 
 
 def _cycle_for(request, pk, *roles) -> Cycle:
-    found = get_object_or_404(Cycle.objects.select_related(*CYCLE_RELATED), id=pk)
+    found = get_object_or_404(Cycle.objects.select_related("project", *CYCLE_RELATED), id=pk)
     membership_for(request.user, found.project.slug, *roles)
     return found
 
@@ -116,10 +115,11 @@ class CycleDetail(generics.GenericAPIView):
     )
     def get(self, request, pk):
         found = _cycle_for(request, pk, *STAFF_ROLES)
-        stale_work_fail()
-        if Cycle.objects.filter(id=found.id, status=Cycle.Status.WAITING).exists():
-            cycle_decide(found)
-        return Response(CycleSerializer(_cycle_for(request, pk, *STAFF_ROLES)).data)
+        if stale_work_fail():
+            found.refresh_from_db()
+        if found.status == Cycle.Status.WAITING:
+            found = cycle_decide(found)
+        return Response(CycleSerializer(found).data)
 
 
 class CycleCancel(generics.GenericAPIView):

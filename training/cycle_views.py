@@ -14,7 +14,7 @@ from annotation.errors import Conflict, InvalidInput
 from annotation.selectors import STAFF_ROLES, membership_for
 from annotation.taxonomy import Role
 from annotation.web.auth import session_required
-from training.checks import RATES, RUN_FIGURES
+from training.check_tables import check_table
 from training.cycles import cycle_cancel, cycle_retry, cycle_start
 from training.decisions import cycle_decide
 from training.forms import CycleRetryForm, ScheduleForm
@@ -24,7 +24,7 @@ from training.policy import Policy
 from training.scheduler import due, new_accepted
 from training.schedules import schedule_for, schedule_update
 
-CYCLE_RELATED = ("project", "snapshot", "run", "candidate", "champion", "created_by", "cancel_requested_by")
+CYCLE_RELATED = ("snapshot", "run", "candidate", "champion", "created_by", "cancel_requested_by")
 
 
 @session_required
@@ -54,61 +54,52 @@ def cycles(request, slug):
     return render(request, "training/cycles.html", context, status=status)
 
 
-def _cycle_for(request, slug, cycle_id, *roles) -> Cycle:
-    project = membership_for(request.user, slug, *roles).project
+def _cycle_in(project, cycle_id) -> Cycle:
     found = get_object_or_404(Cycle.objects.select_related(*CYCLE_RELATED), project=project, id=cycle_id)
     found.project = project  # carries the member's role for the navigation
     return found
 
 
-@session_required
-def cycle(request, slug, cycle_id):
-    found = _cycle_for(request, slug, cycle_id, *STAFF_ROLES)
-    stale_work_fail()
-    found.refresh_from_db(fields=["status"])
-    if found.status == Cycle.Status.WAITING:
-        cycle_decide(found)  # settles as soon as the evidence does, not only at the scheduler's next tick
-    found = _cycle_for(request, slug, cycle_id, *STAFF_ROLES)
-    decision_id = (found.results.get("decision") or {}).get("id")
-    context = {
-        "project": found.project,
-        "cycle": found,
-        "active": found.status in Cycle.ACTIVE,
-        "decision": ModelDecision.objects.filter(id=decision_id).select_related("decided_by").first(),
-        "comparison": found.results.get("comparison"),
-        "steps": [
-            {**step, "started": _moment(step["started_at"]), "finished": _moment(step["finished_at"])}
-            for step in found.steps
-        ],
-        "policy": Policy.from_dict(found.config.get("policy")).as_dict(),
-        "snapshot_json": json.dumps(found.config.get("snapshot", {}), indent=2),
-        "check_rows": check_rows(found.results.get("comparison") or {}),
-        "run_rows": [
-            {"figure": RUN_FIGURES[name][0], **figures}
-            for name, figures in (found.results.get("comparison") or {}).get("run", {}).items()
-            if name in RUN_FIGURES
-        ],
-        "human": found.results.get("human"),
-    }
-    template = "training/cycle.html#status" if request.htmx else "training/cycle.html"
-    return render(request, template, context)
+def _cycle_for(request, slug, cycle_id, *roles) -> Cycle:
+    return _cycle_in(membership_for(request.user, slug, *roles).project, cycle_id)
 
 
 def _moment(value: str | None):
     return parse_datetime(value) if value else None
 
 
-def check_rows(comparison: dict) -> list[dict]:
-    """The checks comparison's rates as table rows: overall, then per task type and per harm category, each where
-    either model had prompts behind it."""
-    rows = []
-    for figure, scopes in comparison.get("rates", {}).items():
-        found = [("overall", scopes["overall"])]
-        found += [(f"task type: {group}", d) for group, d in scopes.get("by_task_type", {}).items()]
-        found += [(f"harm category: {group}", d) for group, d in scopes.get("by_harm_category", {}).items()]
-        label = RATES[figure][0] if figure in RATES else figure
-        rows += [{"figure": label, "scope": scope, **d} for scope, d in found if d["candidate_n"] or d["champion_n"]]
-    return rows
+def _cycle_page(request, found: Cycle, *, retry_run_config: str | None = None, retry_error: str = "", status=200):
+    decision_id = (found.results.get("decision") or {}).get("id")
+    context = {
+        "project": found.project,
+        "cycle": found,
+        "active": found.status in Cycle.ACTIVE,
+        "decision": decision_id and ModelDecision.objects.filter(id=decision_id).select_related("decided_by").first(),
+        "steps": [
+            {**step, "started": _moment(step["started_at"]), "finished": _moment(step["finished_at"])}
+            for step in found.steps
+        ],
+        "policy": Policy.from_dict(found.config.get("policy")).as_dict(),
+        "snapshot_json": json.dumps(found.config.get("snapshot", {}), indent=2),
+        "checks": check_table(found),
+        "human": found.results.get("human"),
+        "retry_run_config": found.config.get("run_config_yaml", "") if retry_run_config is None else retry_run_config,
+        "retry_error": retry_error,
+    }
+    template = "training/cycle.html#status" if request.htmx else "training/cycle.html"
+    return render(request, template, context, status=status)
+
+
+@session_required
+def cycle(request, slug, cycle_id):
+    project = membership_for(request.user, slug, *STAFF_ROLES).project
+    stale_work_fail()
+    found = _cycle_in(project, cycle_id)
+    if found.status == Cycle.Status.WAITING:
+        # settles as soon as the evidence does, not only at the scheduler's next tick
+        found = cycle_decide(found)
+        found.project = project
+    return _cycle_page(request, found)
 
 
 @session_required
@@ -128,14 +119,23 @@ def cycle_cancel_view(request, slug, cycle_id):
 def cycle_retry_view(request, slug, cycle_id):
     found = _cycle_for(request, slug, cycle_id, Role.ADMIN)
     form = CycleRetryForm(request.POST)
+    posted = form["run_config_yaml"].value()
     if not form.is_valid():
-        messages.error(request, f"Run config: {form.errors['run_config_yaml'][0]}")
-        return redirect("cycle", slug=slug, cycle_id=found.id)
+        return _cycle_page(
+            request,
+            found,
+            retry_run_config=posted,
+            retry_error=f"Run config: {form.errors['run_config_yaml'][0]}",
+            status=422,
+        )
     try:
         cycle_retry(cycle=found, run_config_yaml=form.run_config())
-        messages.success(request, f"Cycle {found.id} queued again from its {found.step} step.")
-    except (InvalidInput, Conflict) as exc:
+    except InvalidInput as exc:
+        return _cycle_page(request, found, retry_run_config=posted, retry_error=exc.message, status=422)
+    except Conflict as exc:
         messages.error(request, exc.message)
+        return redirect("cycle", slug=slug, cycle_id=found.id)
+    messages.success(request, f"Cycle {found.id} queued again from its {found.step} step.")
     return redirect("cycle", slug=slug, cycle_id=found.id)
 
 

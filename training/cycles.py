@@ -124,7 +124,7 @@ def cycle_retry(*, cycle: Cycle, run_config_yaml: str | None = None) -> Cycle:
         )
         cycle.config = {**cycle.config, "run_config_yaml": checked["run_config_yaml"]}
     cycle.status, cycle.finished_at = Status.QUEUED, None
-    _step(cycle)["status"] = "pending"
+    cycle.current_step["status"] = "pending"
     try:
         with transaction.atomic():
             cycle.save(update_fields=["status", "finished_at", "config", "steps", "updated_at"])
@@ -142,11 +142,12 @@ def cycle_cancel(*, cycle: Cycle, user) -> Cycle:
         if cycle.status not in Cycle.ACTIVE:
             raise Conflict(f"Cycle {cycle.id} already ended ({cycle.status}); only an active cycle can be cancelled.")
         who = user.username if user else "the system"
-        step = _step(cycle)
-        if step["status"] in ("pending", "running", "waiting"):
-            step.update(status="cancelled", finished_at=timezone.now().isoformat())
-        cycle.status, cycle.finished_at, cycle.cancel_requested_by = Status.CANCELLED, timezone.now(), user
-        cycle.log += f"Cancelled by {who} at {cycle.finished_at:%Y-%m-%d %H:%M:%S} UTC during {cycle.step}.\n"
+        cycle.cancel_requested_by = user
+        cycle.end(
+            Status.CANCELLED,
+            step_status="cancelled",
+            note=f"Cancelled by {who} at {timezone.now():%Y-%m-%d %H:%M:%S} UTC.",
+        )
         cycle.save()
         if cycle.run and cycle.run.status in (TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING):
             training_run_cancel(run=cycle.run, user=user)
@@ -162,9 +163,10 @@ def cycle_advance(cycle_id: int) -> str:
     if not Cycle.objects.filter(id=cycle_id, status=Status.QUEUED).update(status=Status.RUNNING, heartbeat_at=now):
         return Cycle.objects.get(id=cycle_id).status
     cycle = Cycle.objects.select_related("project", "snapshot", "run", "candidate", "champion").get(id=cycle_id)
-    step = _step(cycle)
+    step = cycle.current_step
     step.update(status="running", started_at=now.isoformat(), finished_at=None)
-    cycle.save(update_fields=["steps", "updated_at"])
+    if not Cycle.objects.filter(id=cycle.id, status=Status.RUNNING).update(steps=cycle.steps, updated_at=now):
+        return Status.CANCELLED  # cancelled since it was claimed
     try:
         log = STEP_RUNNERS[cycle.step](cycle)
     except Cancelled:
@@ -179,7 +181,7 @@ def cycle_advance(cycle_id: int) -> str:
         cycle.step = STEPS[STEPS.index(cycle.step) + 1]
         if cycle.step == "decision":
             cycle.status = Status.WAITING
-            _step(cycle).update(status="waiting", started_at=timezone.now().isoformat())
+            cycle.current_step.update(status="waiting", started_at=timezone.now().isoformat())
         else:
             cycle.status = Status.QUEUED
             transaction.on_commit(lambda: cycle_advance.enqueue(cycle.id))
@@ -199,17 +201,11 @@ def _still_running(cycle: Cycle) -> bool:
     return Cycle.objects.select_for_update().filter(id=cycle.id, status=Status.RUNNING).exists()
 
 
-def _step(cycle: Cycle) -> dict:
-    return next(step for step in cycle.steps if step["name"] == cycle.step)
-
-
 def _fail(cycle: Cycle, reason: str) -> str:
     with transaction.atomic():
         if not _still_running(cycle):
             return Status.CANCELLED
-        _step(cycle).update(status="failed", finished_at=timezone.now().isoformat(), log=reason)
-        cycle.status, cycle.finished_at = Status.FAILED, timezone.now()
-        cycle.log += f"{cycle.step} failed: {reason}\n"
+        cycle.end(Status.FAILED, step_status="failed", note=reason)
         cycle.save()
     return cycle.status
 
@@ -274,9 +270,7 @@ def _train(cycle: Cycle) -> str:
     cycle.run = run
     cycle.save(update_fields=["run", "champion", "updated_at"])
     run = training_run_execute(run.id)
-    if run.status == TrainingRun.Status.CANCELLED:
-        raise Cancelled
-    if run.status != TrainingRun.Status.SUCCEEDED:
+    if run.status != TrainingRun.Status.SUCCEEDED:  # a cancel of the cycle itself ends it cancelled in _fail
         raise StepFailed(f"Run {run.id} {run.status}:\n{_tail(run.log_tail)}")
     candidate = ModelVersion.objects.get(run=run)
     with transaction.atomic():
@@ -411,6 +405,8 @@ def _review(cycle: Cycle) -> str:
     one transaction, so a retried step starts clean."""
     candidate_answers = cycle_answers(cycle, "candidate")
     with transaction.atomic():
+        if not _still_running(cycle):  # a cancel waits for this lock, then withdraws the items made here
+            raise Cancelled
         items = model_review_items_create(
             project=cycle.project,
             candidate=cycle.candidate,

@@ -2,6 +2,8 @@
 under the cycle's promotion policy (training.policy). Run by the scheduler's every tick and after each look at the
 cycle page, so it settles as soon as the evidence does; an admin may decide first (training.promotion)."""
 
+import logging
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -10,6 +12,8 @@ from training.model_review import model_review_results
 from training.models import Cycle, ModelVersion
 from training.policy import Policy
 from training.promotion import model_promote, model_reject
+
+logger = logging.getLogger(__name__)
 
 
 def _percent(value: float) -> str:
@@ -75,10 +79,17 @@ def verdict(cycle: Cycle, human: dict) -> tuple[str, str]:
 
 
 def cycle_decide(cycle: Cycle) -> Cycle:
-    """Record the human results on a waiting cycle and take its decision when the policy says so."""
+    """Record the human results on a waiting cycle and take its decision when the policy says so; a look that
+    finds nothing new writes nothing."""
     human = human_results(cycle)
     action, reason = verdict(cycle, human)
+    unchanged = cycle.results.get("human") == human and cycle.results.get("verdict") == reason
+    if action == "wait" and unchanged and cycle.candidate.status == ModelVersion.Status.CANDIDATE:
+        return cycle
     with transaction.atomic():
+        # The project's versions first, in model_promote's order, then the cycle, as an admin's decision locks
+        # them: the two never wait on each other crosswise.
+        list(ModelVersion.objects.select_for_update().filter(project_id=cycle.project_id).order_by("id"))
         cycle = Cycle.objects.select_for_update(of=("self",)).select_related("candidate").get(id=cycle.id)
         if cycle.status != Cycle.Status.WAITING:
             return cycle
@@ -86,7 +97,9 @@ def cycle_decide(cycle: Cycle) -> Cycle:
         cycle.save(update_fields=["results", "updated_at"])
         candidate = cycle.candidate
         if candidate.status != ModelVersion.Status.CANDIDATE:  # decided elsewhere while the cycle ran
-            _decided_elsewhere(cycle)
+            note = f"{candidate.name} was already {candidate.status} when the comparison finished."
+            cycle.end(Cycle.Status.SUCCEEDED, step_status="succeeded", note=note)
+            cycle.save()
         elif action == "promote":
             model_promote(version=candidate, user=None, reason=reason, automatic=True)
         elif action == "reject":
@@ -95,16 +108,17 @@ def cycle_decide(cycle: Cycle) -> Cycle:
     return cycle
 
 
-def _decided_elsewhere(cycle: Cycle) -> None:
-    step = next(step for step in cycle.steps if step["name"] == "decision")
-    note = f"{cycle.candidate.name} was already {cycle.candidate.status} when the comparison finished."
-    step.update(status="succeeded", finished_at=timezone.now().isoformat(), log=note)
-    cycle.status, cycle.finished_at = Cycle.Status.SUCCEEDED, timezone.now()
-    cycle.log += f"decision: {note}\n"
-    cycle.save()
-
-
 def cycles_decide() -> list[Cycle]:
-    """Look at every waiting cycle once; return those that ended."""
+    """Look at every waiting cycle once; return those that ended. A cycle that cannot be decided is logged and left
+    for the next look, so it never holds up the others."""
     waiting = Cycle.objects.filter(status=Cycle.Status.WAITING).select_related("project", "candidate", "champion")
-    return [cycle for cycle in map(cycle_decide, waiting) if cycle.status != Cycle.Status.WAITING]
+    ended = []
+    for cycle in waiting:
+        try:
+            cycle = cycle_decide(cycle)
+        except Exception:  # noqa: BLE001 - one broken cycle must not stop the scheduler for every project
+            logger.exception("Cycle %s could not be decided", cycle.id)
+            continue
+        if cycle.status != Cycle.Status.WAITING:
+            ended.append(cycle)
+    return ended

@@ -1,6 +1,7 @@
 """The training pages' forms: they turn posted fields into typed values, and the services judge them (snapshot
 options by `snapshot_config`, loop settings by `schedule_update`, a retry's run config by `cycle_retry`)."""
 
+import dataclasses
 import json
 
 from django import forms
@@ -55,15 +56,7 @@ class SnapshotForm(forms.Form):
         return f"{name}: {messages[0]}"
 
 
-POLICY_FIELDS = (
-    "auto_promote",
-    "auto_reject",
-    "min_judgments",
-    "safety_margin",
-    "review_overlap",
-    "generate_max_new_tokens",
-    "onpolicy_prompts",
-)
+POLICY_FIELDS = tuple(field.name for field in dataclasses.fields(Policy))
 
 
 class ScheduleForm(forms.Form):

@@ -8,18 +8,13 @@ from dataclasses import replace
 from django.core.cache import cache
 
 from annotation.models import Annotation, Project
-from annotation.taxonomy import TIE, Kind
+from annotation.taxonomy import Kind
 from training.comparison import Rating, bradley_terry
+from training.model_review import SIDES, outcome
 from training.models import ModelVersion
 
 CACHE_S = 24 * 3600
 RESAMPLES = 1000
-
-
-def _outcome_for_left(choice) -> str:
-    if choice == TIE:
-        return "tie"
-    return "win" if choice == 0 else "loss"
 
 
 def project_battles(project: Project) -> list[tuple[int, int, str]]:
@@ -27,10 +22,10 @@ def project_battles(project: Project) -> list[tuple[int, int, str]]:
     item of the project; self-consistency repeats are not evidence, and items not built from two versions are
     left out."""
     rows = Annotation.objects.filter(project=project, kind=Kind.MODEL_REVIEW, is_repeat=False).values_list(
-        "item__meta__model_review__sides", "payload__choice"
+        f"item__{SIDES}", "payload__choice"
     )
     return [
-        (sides[0], sides[1], _outcome_for_left(choice))
+        (sides[0], sides[1], outcome(choice, sides, sides[0]))
         for sides, choice in rows.order_by("id")
         if isinstance(sides, list) and len(sides) == 2
     ]
@@ -55,6 +50,8 @@ def project_leaderboard(
         if kept is None or kept[0] != digest:
             kept = (digest, bradley_terry(battles, resamples=resamples, seed=seed))
             cache.set(key, kept, CACHE_S)
+        else:
+            cache.touch(key, CACHE_S)
     ratings = kept[1]
     versions = ModelVersion.objects.filter(project=project).in_bulk([rating.model for rating in ratings])
     return [replace(rating, model=versions[rating.model]) for rating in ratings if rating.model in versions]

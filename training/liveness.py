@@ -41,9 +41,6 @@ def _stale_cycles_fail(now, note: str) -> int:
     with transaction.atomic():
         found = list(stale.select_for_update(of=("self",)))
         for cycle in found:
-            step = next(step for step in cycle.steps if step["name"] == cycle.step)
-            step.update(status="failed", finished_at=now.isoformat(), log=note)
-            cycle.status, cycle.finished_at = Cycle.Status.FAILED, now
-            cycle.log += f"{cycle.step} failed: {note}\n"
+            cycle.end(Cycle.Status.FAILED, step_status="failed", note=note)
             cycle.save()
     return len(found)

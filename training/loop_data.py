@@ -12,17 +12,14 @@ import random
 from collections.abc import Iterable
 from contextlib import closing
 
-from django.db import transaction
 from django.db.models import Subquery
 
 from annotation.errors import InvalidInput
-from annotation.item_import import item_import
-from annotation.item_validation import content_hash, normalise_text
+from annotation.item_validation import normalise_text
 from annotation.models import Item, Project
 from annotation.refusals import is_refusal
 from annotation.taxonomy import Kind, Safety
-from annotation.text import replace_refused
-from training.model_review import NO_ANSWER
+from training.model_review import pairs_import, shown_answer
 from training.models import ModelVersion
 from training.selectors import CHUNK, accepted_writing
 
@@ -73,44 +70,9 @@ def _check_version(project: Project, model_version: ModelVersion) -> None:
 
 
 def _pair_row(turns: list[dict], texts: list[str], task_type: str | None, domain: str | None, meta: dict) -> dict:
-    responses = [{"text": replace_refused(text).strip() or NO_ANSWER} for text in texts]
+    responses = [{"text": shown_answer(text)} for text in texts]
     row = {"kind": Kind.PREFERENCE, "messages": turns, "responses": responses, "meta": meta}
     return row | {key: value for key, value in (("task_type", task_type), ("domain", domain)) if value}
-
-
-def _hashes(row: dict) -> tuple[str, str]:
-    """The row's content hash in the order given and swapped: a pair is the same pair whichever side is first."""
-    responses = row["responses"]
-    return (
-        content_hash(row["kind"], "", row["messages"], responses),
-        content_hash(row["kind"], "", row["messages"], responses[::-1]),
-    )
-
-
-def _import_new(project: Project, rows: list[dict], keys: list, what: str) -> list[Item]:
-    """Import the rows no item of the project holds yet (in either order), all or nothing; return their items."""
-    hashes = [_hashes(row) for row in rows]
-    existing = Item.objects.filter(project=project, content_hash__in=[digest for pair in hashes for digest in pair])
-    taken = set(existing.values_list("content_hash", flat=True))
-    fresh = []
-    for row, key, (digest, swapped) in zip(rows, keys, hashes, strict=True):
-        if digest not in taken and swapped not in taken:
-            taken.add(digest)
-            fresh.append((row, key, digest))
-    if not fresh:
-        return []
-    with transaction.atomic():
-        try:
-            item_import(project=project, lines=[json.dumps(row) for row, _, _ in fresh])
-        except InvalidInput as exc:
-            errors = [{"id": fresh[e["line"] - 1][1], "field": e["field"], "message": e["message"]} for e in exc.errors]
-            raise InvalidInput(
-                f"{len({e['id'] for e in errors})} {what} cannot become preference items; nothing was created.",
-                errors=errors,
-            ) from exc
-        digests = [digest for _, _, digest in fresh]
-        by_hash = {item.content_hash: item for item in Item.objects.filter(project=project, content_hash__in=digests)}
-    return [by_hash[digest] for digest in digests]
 
 
 def onpolicy_items_create(*, project: Project, model_version: ModelVersion, sample_rows: Iterable[dict]) -> list[Item]:
@@ -144,7 +106,7 @@ def onpolicy_items_create(*, project: Project, model_version: ModelVersion, samp
         texts = [first["response"], second["response"]]
         rows.append(_pair_row(first["messages"], texts, first.get("task_type"), first.get("domain"), meta))
         keys.append(prompt_id)
-    return _import_new(project, rows, keys, "prompt(s)")
+    return pairs_import(project, rows, keys, key_field="id", what="prompt(s)")
 
 
 def _human_answers(project: Project, item_ids: Iterable[int]) -> dict[int, str]:
@@ -197,4 +159,4 @@ def safety_pairs_create(
         }
         rows.append(_pair_row(turns, texts, item.task_type, item.domain, meta))
         keys.append(row["id"])
-    return _import_new(project, rows, keys, "answer(s)")
+    return pairs_import(project, rows, keys, key_field="id", what="answer(s)")

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from annotation.api.schema import SIGNED_IN, with_errors
 from annotation.models import Membership
 from annotation.selectors import STAFF_ROLES, membership_for
-from training.api import ModelVersionSerializer, _versions
+from training.api import ModelVersionSerializer, model_versions
 from training.leaderboard import project_leaderboard
 
 
@@ -30,7 +30,7 @@ class AllModelVersionList(generics.GenericAPIView):
         given = ModelFilterSerializer(data=request.query_params)
         given.is_valid(raise_exception=True)
         staff_of = Membership.objects.filter(user=request.user, role__in=STAFF_ROLES).values("project_id")
-        found = _versions().filter(project__in=staff_of)
+        found = model_versions().filter(project__in=staff_of)
         if "project" in given.validated_data:
             found = found.filter(project__slug=given.validated_data["project"])
         return Response(ModelVersionSerializer(found.order_by("-id"), many=True).data)

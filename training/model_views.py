@@ -6,7 +6,6 @@ on every one of them: they never see which model wrote an answer."""
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -14,28 +13,18 @@ from annotation.errors import Conflict, InvalidInput
 from annotation.selectors import STAFF_ROLES, membership_for
 from annotation.taxonomy import Role
 from annotation.web.auth import session_required
+from training.api import model_versions
 from training.charts import win_rate_chart
-from training.checks import LENGTHS, RATES, RUN_FIGURES
+from training.check_tables import check_table
 from training.collect_next import collect_next, coverage_prioritise
 from training.cycles import cycle_answers
 from training.leaderboard import project_leaderboard
 from training.model_forms import PrioritiseForm, PromoteForm, RejectForm, first_error
-from training.models import Cycle, ModelDecision, ModelVersion
+from training.models import Cycle, ModelVersion
 from training.promotion import model_promote, model_reject
 
 ANSWERS_PER_PAGE = 20
-LINEAGE_LIMIT = 200
 DECIDED = (Cycle.Status.SUCCEEDED, Cycle.Status.WAITING)
-GROUP_LABELS = {"by_task_type": "task type", "by_harm_category": "harm category"}
-
-
-def _versions(project):
-    decisions = Prefetch("decisions", ModelDecision.objects.select_related("decided_by").order_by("id"))
-    return (
-        ModelVersion.objects.filter(project=project)
-        .select_related("parent", "snapshot", "run")
-        .prefetch_related(decisions)
-    )
 
 
 def win_rates_over_cycles(project) -> list[dict]:
@@ -68,7 +57,7 @@ def models(request, slug):
     rates = win_rates_over_cycles(project)
     context = {
         "project": project,
-        "versions": _versions(project).order_by("-id"),
+        "versions": model_versions().filter(project=project).order_by("-id"),
         "leaderboard": project_leaderboard(project),
         "win_rates": rates,
         "chart": win_rate_chart(rates),
@@ -78,45 +67,14 @@ def models(request, slug):
 
 def _lineage(version: ModelVersion) -> list[ModelVersion]:
     """The version's ancestors, parent first, back to the base model."""
+    versions = ModelVersion.objects.filter(project_id=version.project_id).select_related("snapshot").in_bulk()
     chain, seen = [], {version.id}
-    found = version.parent
-    while found is not None and found.id not in seen and len(chain) < LINEAGE_LIMIT:
-        chain.append(found)
-        seen.add(found.id)
-        found = ModelVersion.objects.select_related("parent", "snapshot", "run").get(id=found.id).parent
+    parent_id = version.parent_id
+    while parent_id in versions and parent_id not in seen:
+        seen.add(parent_id)
+        chain.append(versions[parent_id])
+        parent_id = versions[parent_id].parent_id
     return chain
-
-
-def _rate_rows(comparison: dict, scope: str) -> list[dict]:
-    """Rows of (group, figure, candidate, champion, delta, n, regressed) for one scope of compare_checks' output;
-    figures neither model was checked on are left out."""
-    rows = []
-    for figure, (label, _, safety) in RATES.items():
-        deltas = comparison["rates"][figure][scope]
-        for group, delta in [("", deltas)] if scope == "overall" else sorted(deltas.items()):
-            if delta["candidate_n"] or delta["champion_n"]:
-                change = "—" if delta["delta"] is None else f"{100 * delta['delta']:+.0f} pts"
-                rows.append({"group": group, "figure": label, "safety": safety, "change": change, **delta})
-    return sorted(rows, key=lambda row: row["group"]) if scope != "overall" else rows
-
-
-def checks_side_by_side(cycle: Cycle) -> dict | None:
-    """The cycle's automatic checks of candidate and champion, shaped for the model page; None before they ran."""
-    comparison = cycle.results.get("comparison")
-    if not comparison:
-        return None
-    lengths = comparison["length"]["overall"]
-    return {
-        "overall": _rate_rows(comparison, "overall"),
-        "groups": {label: _rate_rows(comparison, scope) for scope, label in GROUP_LABELS.items()},
-        "length": [{"figure": stat.replace("_", " "), **lengths[stat]} for stat in LENGTHS],
-        "run": [
-            {"figure": RUN_FIGURES[name][0], **delta}
-            for name, delta in comparison["run"].items()
-            if delta["candidate"] is not None or delta["champion"] is not None
-        ],
-        "regressions": comparison["regressions"],
-    }
 
 
 def _answers_page(request, cycle: Cycle | None, side: str):
@@ -154,7 +112,7 @@ def _latest_cycle(version: ModelVersion, **side) -> Cycle | None:
 @session_required
 def model(request, slug, name):
     project = membership_for(request.user, slug, *STAFF_ROLES).project
-    version = get_object_or_404(_versions(project), name=name)
+    version = get_object_or_404(model_versions(), project=project, name=name)
     as_candidate = _latest_cycle(version, candidate=version)
     answered = as_candidate if as_candidate and "answers" in as_candidate.results else None
     side = "candidate"
@@ -166,8 +124,8 @@ def model(request, slug, name):
         "version": version,
         "lineage": _lineage(version),
         "cycle": as_candidate,
-        "checks": checks_side_by_side(as_candidate) if as_candidate else None,
-        "human": (as_candidate.results.get("human") if as_candidate else None) or None,
+        "checks": check_table(as_candidate) if as_candidate else None,
+        "human": as_candidate.results.get("human") if as_candidate else None,
         "answers": answers,
         "answers_cycle": answered,
         "answers_error": answers_error,

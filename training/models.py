@@ -2,6 +2,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from annotation.models import Project
 
@@ -234,6 +235,18 @@ class Cycle(models.Model):
 
     def __str__(self) -> str:
         return f"cycle {self.pk} of {self.project.slug}"
+
+    @property
+    def current_step(self) -> dict:
+        return next(step for step in self.steps if step["name"] == self.step)
+
+    def end(self, status: str, *, step_status: str, note: str) -> None:
+        """End the cycle with `status`: its current step gets `step_status` and `note` as its log, the cycle's log
+        a line; the caller saves."""
+        now = timezone.now()
+        self.current_step.update(status=step_status, finished_at=now.isoformat(), log=note)
+        self.status, self.finished_at = status, now
+        self.log += f"{self.step} {step_status}: {note}\n"
 
 
 class Schedule(models.Model):

@@ -4,7 +4,6 @@ a rejected candidate stays rejected, so a model found wanting is not brought bac
 candidate of a cycle waiting for its decision ends that cycle, whoever took it."""
 
 from django.db import transaction
-from django.utils import timezone
 
 from annotation.errors import Conflict, InvalidInput
 from training.models import Cycle, ModelDecision, ModelVersion
@@ -60,12 +59,8 @@ def _decide(version: ModelVersion, decision: str, *, user, reason: str, automati
 
 
 def _end_waiting_cycles(made: ModelDecision) -> None:
-    now = timezone.now()
+    who = "automatically" if made.automatic else f"by {made.decided_by.username if made.decided_by else '?'}"
     for cycle in Cycle.objects.select_for_update().filter(candidate=made.model_version, status=Cycle.Status.WAITING):
-        step = next(step for step in cycle.steps if step["name"] == "decision")
-        who = "automatically" if made.automatic else f"by {made.decided_by.username if made.decided_by else '?'}"
-        step.update(status="succeeded", finished_at=now.isoformat(), log=f"{made.decision} {who}: {made.reason}")
         cycle.results = {**cycle.results, "decision": {"decision": made.decision, "id": made.id}}
-        cycle.log += f"decision: {step['log']}\n"
-        cycle.status, cycle.finished_at = Cycle.Status.SUCCEEDED, now
+        cycle.end(Cycle.Status.SUCCEEDED, step_status="succeeded", note=f"{made.decision} {who}: {made.reason}")
         cycle.save()

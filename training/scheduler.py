@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from annotation.errors import Conflict, QuorumError
 from annotation.models import Annotation
-from annotation.taxonomy import PAIRWISE_KINDS
+from annotation.taxonomy import Kind
 from training.cycles import cycle_start
 from training.decisions import cycles_decide
 from training.leaderboard import leaderboards_refresh
@@ -42,7 +42,7 @@ def new_accepted(project) -> int:
     judgments of pairs (model comparisons excluded)."""
     last = Snapshot.objects.filter(project=project).order_by("-created_at").values_list("created_at", flat=True)
     since = Q(created_at__gt=last[0]) if last else Q()
-    judgments = Annotation.objects.filter(project=project, kind__in=PAIRWISE_KINDS - {"model_review"}, is_repeat=False)
+    judgments = Annotation.objects.filter(project=project, kind=Kind.PREFERENCE, is_repeat=False)
     return accepted_writing(project).filter(since).count() + judgments.filter(since).count()
 
 

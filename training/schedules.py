@@ -8,6 +8,8 @@ from training.policy import Policy
 from training.scheduler import cron_check
 from training.snapshots.config import snapshot_config as valid_snapshot_config
 
+MAX_NEW_ANNOTATIONS = 1_000_000
+
 
 def schedule_for(project) -> Schedule:
     """The project's saved loop settings, or unsaved defaults when none were saved yet."""
@@ -43,8 +45,11 @@ def schedule_update(
             cron_check(cron)
         except ValueError as exc:
             errors.append({"field": "cron", "message": str(exc)})
-    if min_new_annotations is not None and (isinstance(min_new_annotations, bool) or min_new_annotations < 1):
-        errors.append({"field": "min_new_annotations", "message": "Must be empty, or a whole number of at least 1."})
+    if min_new_annotations is not None and (
+        isinstance(min_new_annotations, bool) or not 1 <= min_new_annotations <= MAX_NEW_ANNOTATIONS
+    ):
+        message = f"Must be empty, or a whole number of at least 1 and at most {MAX_NEW_ANNOTATIONS}."
+        errors.append({"field": "min_new_annotations", "message": message})
     if enabled and not cron and not min_new_annotations:
         message = "A schedule that starts cycles needs a cron expression, a number of new annotations, or both."
         errors.append({"field": "enabled", "message": message})

@@ -30,8 +30,14 @@ def bar_height(count: int) -> int:
 
 
 @register.filter
-def percent(value) -> str:
-    return "—" if value is None else f"{100 * float(value):.0f}%"
+def percent(value, digits: int = 0) -> str:
+    return "—" if value is None else f"{100 * float(value):.{int(digits)}f}%"
+
+
+@register.filter
+def points(value) -> str:
+    """A change of rate, e.g. "+4.2 pts"."""
+    return "—" if value is None else f"{100 * float(value):+.1f} pts"
 
 
 @register.filter

@@ -156,10 +156,19 @@ def test_a_failed_cycle_is_retried_from_its_step_with_a_corrected_run_config(pro
     page = browser_client.get(f"/p/demo/cycles/{failed.id}/").content.decode()
     assert "Retry from the train step" in page and "base_model: unused" in page
     bad = browser_client.post(
-        f"/p/demo/cycles/{failed.id}/retry/", {"run_config_yaml": "base_model: ["}, HTTP_X_CSRFTOKEN=token, follow=True
+        f"/p/demo/cycles/{failed.id}/retry/", {"run_config_yaml": "base_model: [\n# mine"}, HTTP_X_CSRFTOKEN=token
     )
     failed.refresh_from_db()
-    assert failed.status == "failed" and "run config:" in bad.content.decode()
+    assert bad.status_code == 422 and failed.status == "failed"
+    shown = bad.content.decode()
+    assert '<p class="error" role="alert">' in shown and "run config:" in shown
+    assert 'spellcheck="false">base_model: [\n# mine</textarea>' in shown  # the admin's text, not the cycle's
+    too_long = browser_client.post(
+        f"/p/demo/cycles/{failed.id}/retry/", {"run_config_yaml": "#" * 100_001}, HTTP_X_CSRFTOKEN=token
+    )
+    assert (
+        too_long.status_code == 422 and "Run config: Ensure this value has at most 100000" in too_long.content.decode()
+    )
     fixed = tiny_run_yaml("fixed")
     browser_client.post(f"/p/demo/cycles/{failed.id}/retry/", {"run_config_yaml": fixed}, HTTP_X_CSRFTOKEN=token)
     failed.refresh_from_db()
@@ -218,6 +227,7 @@ def test_the_schedule_form_saves_and_shows_the_loop_settings(project, users, bro
     [
         ({"cron": "every night"}, "cron", "not a cron expression"),
         ({"min_new_annotations": "0"}, "min_new_annotations", "at least 1"),
+        ({"min_new_annotations": "99999999999999999999"}, "min_new_annotations", "at most 1000000"),
         ({"min_judgments": "0"}, "min_judgments", "from 1 to 100000"),
         ({"min_judgments": "many"}, "min_judgments", "whole number"),
         ({"safety_margin": "2"}, "safety_margin", "from 0 to 1"),
@@ -264,6 +274,10 @@ def test_the_schedule_api_validates_like_the_form(project, users):
         "snapshot_config.eval_fraction",
     ]
     assert api(users["reviewer"]).get("/api/v1/projects/demo/schedule/").json()["cron"] == "*/5 * * * *"
+    for too_many in (2**40, 99999999999999999999):
+        refused = admin.put("/api/v1/projects/demo/schedule/", {"min_new_annotations": too_many}, format="json")
+        assert refused.status_code == 400 and refused.json()["field"] == "min_new_annotations"
+    assert Schedule.objects.get().min_new_annotations is None
 
 
 def test_the_cycle_page_shows_steps_and_logs_escaped_and_polls_while_active(project, users):
@@ -348,3 +362,22 @@ def test_a_look_at_a_waiting_cycle_settles_its_decision(waiting, users):
     assert f"{NAMES[0]} promoted</strong> automatically" in page and "hx-trigger" not in page
     detail = api(users["reviewer"]).get(f"/api/v1/cycles/{cycle.id}/").json()
     assert detail["status"] == "succeeded" and detail["results"]["decision"]["decision"] == "promoted"
+
+
+def test_reading_a_waiting_cycle_over_the_api_settles_its_decision(waiting, users):
+    undecided = waiting({"min_judgments": 1000, "auto_reject": False})
+    assert api(users["ann1"]).get(f"/api/v1/cycles/{undecided.id}/").status_code == 403
+    undecided.refresh_from_db()
+    assert "human" not in undecided.results
+    read = api(users["reviewer"]).get(f"/api/v1/cycles/{undecided.id}/").json()
+    assert read["status"] == "waiting" and read["results"]["human"]["overall"]["wins"] == 18
+    assert "every comparison is judged: an admin decides" in read["results"]["verdict"]
+    undecided.status = Cycle.Status.CANCELLED
+    undecided.save()
+
+    cycle = waiting({"min_judgments": 10})
+    detail = api(users["reviewer"]).get(f"/api/v1/cycles/{cycle.id}/").json()
+    assert detail["status"] == "succeeded" and detail["results"]["decision"]["decision"] == "promoted"
+    assert detail["candidate"] == NAMES[0] and detail["project"] == "demo"
+    cycle.refresh_from_db()
+    assert cycle.status == "succeeded" and cycle.candidate.status == ModelVersion.Status.CHAMPION

@@ -4,11 +4,12 @@ checked through the database against the hand-computed case of test_comparison."
 import itertools
 
 import pytest
+from django.core.cache import cache
 
 from annotation.models import Annotation
 from tests.training.conftest import work
 from tests.training.test_promotion import add_version
-from training.leaderboard import leaderboards_refresh, project_battles, project_leaderboard
+from training.leaderboard import CACHE_S, leaderboards_refresh, project_battles, project_leaderboard
 from training.model_review import model_review_items_create
 
 pytestmark = pytest.mark.django_db
@@ -96,3 +97,12 @@ def test_pages_get_the_last_fit_and_the_scheduler_tick_refits(three, project, us
     leaderboards_refresh(resamples=0)
     board = project_leaderboard(project, resamples=0)
     assert [(r.model, r.battles) for r in board] == [(c, 14), (b, 6), (a, 14)]
+
+
+def test_a_refit_that_finds_no_new_judgment_keeps_the_fit_another_day(three, project, monkeypatch):
+    project_leaderboard(project, resamples=0)
+    touched, fits = [], []
+    monkeypatch.setattr(cache, "touch", lambda key, timeout: touched.append((key, timeout)) or True)
+    monkeypatch.setattr("training.leaderboard.bradley_terry", lambda *args, **kwargs: fits.append(args) or [])
+    leaderboards_refresh(resamples=0)
+    assert touched == [(f"leaderboard:{project.id}:0:0", CACHE_S)] and fits == []

@@ -2,6 +2,7 @@
 promoted or rejected on the human comparison under its policy, a schedule starts one cycle per due moment however
 many schedulers tick, a cancelled cycle withdraws its comparison items, a dead cycle is failed."""
 
+import json
 import threading
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -19,7 +20,7 @@ from tests.training.test_model_review import NAMES, answers, candidate_side, pic
 from tests.training.test_promotion import add_version
 from training import cycles
 from training.cycles import STEPS, cycle_cancel, cycle_start
-from training.decisions import cycle_decide
+from training.decisions import cycle_decide, cycles_decide
 from training.liveness import stale_work_fail
 from training.model_review import model_review_items_create
 from training.models import Cycle, Schedule, Snapshot, TrainingRun
@@ -262,3 +263,40 @@ def test_the_scheduler_tick_settles_waiting_cycles(project, users):
     cycle = waiting(project, users)
     work(project, users["ann1"], pick(candidate_wins))
     assert scheduler_tick()["decided"] == [cycle.id]
+
+
+def test_one_cycle_that_cannot_be_decided_does_not_hold_up_the_others(project, users):
+    cycle = waiting(project, users)
+    work(project, users["ann1"], pick(candidate_wins))
+    broken = Cycle.objects.create(
+        project=Project.objects.create(name="Other", slug="other"),
+        status="waiting",
+        step="decision",
+        steps=[{"name": "decision", "status": "waiting", "log": ""}],
+        config={},
+    )
+    assert [ended.id for ended in cycles_decide()] == [cycle.id]
+    assert Cycle.objects.get(id=broken.id).status == "waiting"
+
+
+def test_a_cycle_cancelled_before_its_review_step_makes_no_comparison_items(project, users, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    candidate, champion = add_version(project, NAMES[0]), add_version(project, NAMES[1])
+    paths = {}
+    for side, name in (("candidate", NAMES[0]), ("champion", NAMES[1])):
+        (tmp_path / f"{side}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in answers(name, 3)))
+        paths[side] = f"{side}.jsonl"
+    cycle = Cycle.objects.create(
+        project=project,
+        status="running",
+        step="review",
+        steps=[{"name": name, "status": "pending", "log": ""} for name in STEPS],
+        config={"policy": Policy().as_dict()},
+        candidate=candidate,
+        champion=champion,
+        results={"prompts": 3, "answers": paths},
+    )
+    cycle_cancel(cycle=cycle, user=users["admin"])
+    with pytest.raises(cycles.Cancelled):
+        cycles._review(cycle)
+    assert not Item.objects.filter(kind="model_review").exists()

@@ -9,10 +9,11 @@ from rest_framework.test import APIClient
 from annotation.assignment import annotation_submit, assignment_next
 from annotation.errors import InvalidInput
 from annotation.models import Item, Membership, Project
+from annotation.taxonomy import MAX_TEXT_CHARS
 from tests.conftest import login
 from tests.training.conftest import work
 from tests.training.test_promotion import add_version
-from training.model_review import NO_ANSWER, model_review_items_create, model_review_results
+from training.model_review import NO_ANSWER, model_review_items_create, model_review_results, shown_answer
 
 pytestmark = pytest.mark.django_db
 
@@ -273,3 +274,8 @@ def test_an_empty_answer_is_shown_as_no_answer_and_a_nul_as_a_replacement_charac
         champion_answers=odd,
     )
     assert [sorted(r["text"] for r in item.responses) for item in items] == [[NO_ANSWER, "bytes\ufffdhere"]] * 2
+
+
+def test_an_answer_over_the_item_limit_is_cut_and_marked():
+    assert shown_answer("x" * (MAX_TEXT_CHARS + 5)) == "x" * (MAX_TEXT_CHARS - 1) + "…"
+    assert shown_answer(" short\x00 ") == "short\ufffd" and shown_answer("") == NO_ANSWER

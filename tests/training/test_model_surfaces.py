@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from annotation.errors import InvalidInput
@@ -137,9 +139,13 @@ def test_the_model_page_shows_checks_against_the_champion_human_results_and_esca
     page = reviewer.get(f"/p/demo/models/{NAMES[1]}/").content.decode()
     assert f'from <a href="/p/demo/models/{NAMES[0]}/">{NAMES[0]}</a>' in page
     assert "tiny/base-model" in page and '<td class="num">40</td>' in page  # lineage to the base; snapshot rows
-    assert "over-refusal rate on should-comply prompts" in page and "regressed" in page
-    assert "Per task type" in page and "Per harm category" in page and "cyber" in page
-    assert "60%" in page and "40% – 80%" in page and "0% – 45%" in page
+    regression = "over-refusal rate on should-comply prompts rose from 0% to 10% (chat: 0% → 20%)"
+    assert f'<li><span class="badge danger">safety</span> {regression}</li>' in page
+    assert '<td class="num">+10.0 pts <span class="badge danger" data-testid="regressed">regressed</span></td>' in page
+    assert page.count('data-testid="regressed"') == 2  # overall and in chat
+    assert "<td>task type: code</td>" in page and "<td>harm category: cyber</td>" in page
+    assert '<td class="num" data-testid="win-rate">60.0%</td>' in page
+    assert "40.0% – 80.0%" in page and "0.0% – 45.0%" in page
     assert "Brisk answer 3" in page and EVIL not in page and "&lt;script&gt;" in page
     assert "page 1 of 2" in page and "Brisk answer 24" not in page
     assert "Brisk answer 24" in reviewer.get(f"/p/demo/models/{NAMES[1]}/?page=2").content.decode()
@@ -147,6 +153,21 @@ def test_the_model_page_shows_checks_against_the_champion_human_results_and_esca
     assert "Promote to champion" not in page
     base_page = reviewer.get(f"/p/demo/models/{NAMES[0]}/").content.decode()
     assert "Gentle answer 3" in base_page and "No cycle has compared" in base_page
+
+
+def test_the_lineage_costs_the_same_queries_however_long_it_is(project, users):
+    chain = [ModelVersion.objects.create(project=project, name="demo-v0", base_model="tiny/base-model")]
+    for n in range(1, 6):
+        chain.append(add_version(project, f"demo-v{n}", parent=chain[-1]))
+    reviewer = client_for(users["reviewer"])
+    counts = {}
+    for version in (chain[2], chain[5]):
+        with CaptureQueriesContext(connection) as queries:
+            page = reviewer.get(f"/p/demo/models/{version.name}/").content.decode()
+        counts[version.name] = len(queries)
+    ancestors = [page.index(f'from <a href="/p/demo/models/demo-v{n}/">') for n in (4, 3, 2, 1, 0)]
+    assert ancestors == sorted(ancestors) and "base model <code>tiny/base-model</code>" in page
+    assert counts["demo-v2"] == counts["demo-v5"]
 
 
 def test_model_pages_are_for_reviewers_and_admins_and_annotators_never_see_model_names(loop, users, django_user_model):

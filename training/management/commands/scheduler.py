@@ -1,8 +1,11 @@
+import logging
 import time
 
 from django.core.management.base import BaseCommand
 
 from training.scheduler import scheduler_tick
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -17,7 +20,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, interval, once, **options):
         while True:
-            done = scheduler_tick()
+            try:
+                done = scheduler_tick()
+            except Exception:  # noqa: BLE001 - the next tick may well succeed (a database restart, a lock)
+                if once:
+                    raise
+                logger.exception("The scheduler's tick failed; trying again in %s s", interval)
+                time.sleep(interval)
+                continue
             if done["started"] or done["decided"] or done["failed"]:
                 self.stdout.write(
                     f"started cycles {done['started']}, decided {done['decided']}, failed {done['failed']} stale"
