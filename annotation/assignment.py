@@ -12,7 +12,6 @@ from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, Subquery, Value, When
-from django.http import Http404
 from django.utils import timezone
 
 from annotation.drafts import draft_resume
@@ -20,6 +19,8 @@ from annotation.errors import Conflict, Gone, InvalidInput
 from annotation.metrics.coverage import under_covered_cached
 from annotation.models import Annotation, Assignment, Item, Project
 from annotation.payloads import preference_columns, validate_payload
+from annotation.projects import ensure_writable
+from annotation.selectors import assignment_missing
 from annotation.taxonomy import PAIRWISE_KINDS, Kind
 from annotation.text import clean
 
@@ -54,6 +55,19 @@ def leases_reclaim(*, project: Project) -> int:
         expired = cursor.fetchall()
         _release_slots(item_id for item_id, repeat_of in expired if repeat_of is None)
     return len(expired)
+
+
+def leases_release(*, project: Project, user) -> int:
+    """Expire the user's live leases in the project at once and return their slots (e.g. on leaving the project);
+    their drafts stay. Returns how many were released."""
+    with transaction.atomic():
+        leases = Assignment.objects.select_for_update().filter(project=project, annotator=user, status=Status.ACTIVE)
+        released = list(leases.values_list("id", "item_id", "repeat_of_id"))
+        Assignment.objects.filter(id__in=[row[0] for row in released]).update(
+            status=Status.EXPIRED, updated_at=timezone.now()
+        )
+        _release_slots(item_id for _, item_id, repeat_of in released if repeat_of is None)
+    return len(released)
 
 
 NEAREST_COMPLETION = ("-completed_count", "id")  # so finished items reach review and export sooner
@@ -164,7 +178,8 @@ def _repeat(project: Project, user, now) -> Assignment | None:
 def assignment_next(*, project: Project, user) -> Assignment | None:
     """The annotator's live assignment; else a lapsed one with a draft, leased again so that the text comes back
     (`resumed` set), while its item has room; else a new one on the item nearest completion; None when nothing
-    is left. Every surface (API, web page, next after submit) gets its work here."""
+    is left; Conflict on an archived project. Every surface (API, web page, next after submit) gets its work here."""
+    ensure_writable(project)
     leases_reclaim(project=project)
     for _ in range(3):
         try:
@@ -183,7 +198,7 @@ def _locked_assignment(assignment_id: int, user) -> Assignment:
         .first()
     )
     if assignment is None:
-        raise Http404("No such assignment.")
+        assignment_missing(assignment_id, user)
     return assignment
 
 
@@ -238,6 +253,7 @@ def annotation_submit(
                 raise Conflict("This assignment was already submitted with another client_id.")
             if assignment.status == Status.SKIPPED:
                 raise Conflict("You skipped this item; it cannot be submitted.")
+            ensure_writable(assignment.project)
             item = assignment.item
             payload = validate_payload(item=item, project=assignment.project, payload=payload)
             if assignment.status == Status.EXPIRED:
@@ -252,6 +268,7 @@ def annotation_submit(
                 client_id=client_id,
                 time_spent_ms=time_spent_ms,
                 is_repeat=assignment.repeat_of_id is not None,
+                guideline_version=assignment.project.guidelines_version,
                 **preference_columns(item=item, payload=payload, response_order=assignment.response_order),
             )
             assignment.status = Status.SUBMITTED

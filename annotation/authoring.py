@@ -13,6 +13,7 @@ from annotation.item_import import index_later
 from annotation.item_validation import LineErrors, normalise_text, validate_item
 from annotation.models import Annotation, Assignment, Item, Paraphrase, Passage, Project
 from annotation.payloads import validate_payload
+from annotation.projects import ensure_writable
 from annotation.taxonomy import MAX_TEXT_CHARS, Kind, Safety
 from annotation.text import clean, clean_fields
 
@@ -56,6 +57,7 @@ def _create_with_annotation(*, project, user, fields, payload, client_id, time_s
         payload=payload,
         client_id=client_id,
         time_spent_ms=time_spent_ms,
+        guideline_version=project.guidelines_version,
     )
 
 
@@ -83,6 +85,7 @@ def demonstration_author(
     time_spent_ms: int | None = None,
 ) -> Authored:
     """Create an instruction the annotator wrote (optionally grounded in a passage) with their response."""
+    ensure_writable(project)
     instruction, context, response, task_type, domain = clean_fields(
         instruction=instruction, context=context, response=response, task_type=task_type, domain=domain
     )
@@ -124,6 +127,7 @@ def refusal_pair_author(
     time_spent_ms: int | None = None,
 ) -> Authored:
     """Create a should-refuse prompt with its refusal and, ideally, its benign should-comply twin with its answer."""
+    ensure_writable(project)
     harmful_prompt, harm_category, refusal, refusal_style, twin_prompt, twin_answer = clean_fields(
         harmful_prompt=harmful_prompt,
         harm_category=harm_category,
@@ -168,6 +172,7 @@ def refusal_pair_author(
 
 def paraphrase_add(*, item: Item, user, text: str) -> Paraphrase:
     """Add another wording of the item's instruction to its paraphrase group."""
+    ensure_writable(item.project)
     text = clean(text or "", "text").strip()
     if not text:
         raise InvalidInput("Write the paraphrase.", field="text")

@@ -3,11 +3,15 @@
 import re
 
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.shortcuts import get_object_or_404
 
-from annotation.errors import InvalidInput
+from annotation.audit import Action, audit_record
+from annotation.errors import Conflict, InvalidInput
 from annotation.models import Document, Item, Passage, Project
-from annotation.taxonomy import MAX_SHORT_CHARS
+from annotation.projects import ensure_writable
+from annotation.selectors import membership_for
+from annotation.taxonomy import MAX_SHORT_CHARS, Role
 from annotation.text import clean_fields
 
 PASSAGE_CHARS = 1200
@@ -37,6 +41,7 @@ def split_passages(text: str, limit: int = PASSAGE_CHARS) -> list[str]:
 @transaction.atomic
 def document_import(*, project: Project, user, title: str, domain: str, text: str) -> Document:
     """Store a plain-text or markdown document and its passages."""
+    ensure_writable(project)
     title, domain, text = clean_fields(title=title, domain=domain, text=text)
     title, domain = (title or "").strip(), (domain or "").strip()
     if not title:
@@ -65,3 +70,57 @@ def passage_next(*, project: Project, user) -> Passage | None:
         .order_by("uses", "document_id", "position")
         .first()
     )
+
+
+MAX_NAMED_ITEMS = 20
+
+
+def documents_search(project: Project, q: str = "") -> QuerySet[Document]:
+    """The project's documents, newest first, with their passage counts; `q` matches the title or a passage."""
+    documents = project.documents.annotate(passage_count=Count("passages")).order_by("-id")
+    if q := q.strip():
+        hit = Passage.objects.filter(document=OuterRef("pk"), text__icontains=q)
+        documents = documents.filter(Q(title__icontains=q) | Q(domain__iexact=q) | Exists(hit))
+    return documents
+
+
+def document_with_passages(project: Project, document_id: int) -> Document:
+    """One document of the project (404 otherwise) with `passage_list`: its passages, each with `cited_by`, the ids
+    of the items written from it."""
+    document = get_object_or_404(project.documents.annotate(passage_count=Count("passages")), id=document_id)
+    passages = list(document.passages.order_by("position"))
+    cited: dict[int, list[int]] = {passage.id: [] for passage in passages}
+    for passage_id, item_id in (
+        Item.objects.filter(passage__document=document).order_by("id").values_list("passage_id", "id")
+    ):
+        cited[passage_id].append(item_id)
+    for passage in passages:
+        passage.cited_by = cited[passage.id]
+    document.passage_list = passages
+    return document
+
+
+@transaction.atomic
+def document_delete(*, project: Project, by, document_id: int) -> None:
+    """Delete a document and its passages; refused, naming the items, while authored items cite its passages."""
+    ensure_writable(project)
+    document = get_object_or_404(Document.objects.select_for_update(), project=project, id=document_id)
+    citing = list(Item.objects.filter(passage__document=document).order_by("id").values_list("id", flat=True))
+    if citing:
+        named = ", ".join(str(item_id) for item_id in citing[:MAX_NAMED_ITEMS])
+        more = f" and {len(citing) - MAX_NAMED_ITEMS} more" if len(citing) > MAX_NAMED_ITEMS else ""
+        raise Conflict(
+            f"{len(citing)} item(s) were written from this document's passages (items {named}{more}); "
+            "a document is kept while items cite it."
+        )
+    before = {"title": document.title, "domain": document.domain, "passages": document.passages.count()}
+    document.delete()
+    target = f"document {document_id}"
+    audit_record(actor=by, project=project, action=Action.DOCUMENT_DELETE, target=target, before=before)
+
+
+def document_admin(user, document_id: int) -> Document:
+    """The document if `user` is an admin of its project: 404 for non-members, 403 for other roles."""
+    document = get_object_or_404(Document.objects.select_related("project"), id=document_id)
+    membership_for(user, document.project.slug, Role.ADMIN)
+    return document

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from annotation.errors import Conflict, InvalidInput
 from annotation.models import Assignment, AuthorDraft, Draft, Item, Project
+from annotation.projects import ensure_writable
 from annotation.selectors import own_assignment
 from annotation.text import clean
 
@@ -51,6 +52,7 @@ def draft_for(*, assignment_id: int, user) -> Draft | None:
 
 def _draft_assignment(assignment_id: int, user) -> Assignment:
     assignment = own_assignment(assignment_id, user)
+    ensure_writable(assignment.project)
     if assignment.status not in (Status.ACTIVE, Status.EXPIRED):
         raise Conflict(f"This assignment is {assignment.status}; its draft can no longer change.")
     return assignment
@@ -110,6 +112,7 @@ def draft_resume(assignment: Assignment) -> bool:
 
 def author_draft_save(*, project: Project, user, mode: str, payload, version: int | None) -> AuthorDraft:
     """Save what the user is writing in an authoring form, with the same stale-write guard as task drafts."""
+    ensure_writable(project)
     return _save_versioned(AuthorDraft, {"project": project, "user": user, "mode": mode}, payload, version)
 
 

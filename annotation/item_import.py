@@ -1,56 +1,132 @@
-"""Bulk import of items from JSONL: all-or-nothing, every bad line reported."""
+"""Bulk import of items from JSONL: all-or-nothing, every bad line reported; a dry run reports without writing."""
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from annotation import text
+from annotation.audit import Action, audit_record
 from annotation.errors import Conflict, InvalidInput
 from annotation.item_validation import LineErrors, validate_item
 from annotation.models import Item, Project
+from annotation.projects import ensure_writable
 from annotation.tasks import near_duplicates_index
 from annotation.taxonomy import MAX_IMPORT_LINE_BYTES, MAX_IMPORT_LINES
 
 MAX_REPORTED_ERRORS = 1000
 # An upload must finish well inside the web server's 30 s worker timeout: 50,000 lines of ~1.3 KB take about 9 s
-# of CPU here (200,000 lines take 35 s). Larger files go through `manage.py import_items`, which has no timeout.
+# of CPU here (200,000 lines take 35 s). Larger files go through the background import or `manage.py import_items`.
 HTTP_MAX_IMPORT_LINES = 50_000
 HTTP_MAX_IMPORT_BYTES = 64 * 2**20
 _BATCH = 5000
+_PROGRESS_EVERY = 1000
 _CHUNK_BYTES = 64 * 1024
 _BOM = "\ufeff"
+
+Progress = Callable[[str, float], None]
+"""Called with a phase ("validating", "inserting", "collecting ids") and the fraction of that phase done."""
+
+
+@dataclass
+class ImportReport:
+    """What an import would do: counts of the importable lines, duplicates and bad lines (both capped)."""
+
+    total_lines: int = 0
+    valid: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    by_task_type: dict[str, int] = field(default_factory=dict)
+    duplicates: list[dict] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)
+    duplicate_lines: int = 0
+    bad_lines: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.valid > 0 and not self.duplicates and not self.errors
+
+    def as_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "total_lines": self.total_lines,
+            "valid": self.valid,
+            "by_kind": self.by_kind,
+            "by_task_type": self.by_task_type,
+            "duplicate_lines": self.duplicate_lines,
+            "duplicates": self.duplicates,
+            "bad_lines": self.bad_lines,
+            "errors": self.errors,
+        }
+
+    def refusal(self) -> InvalidInput:
+        """The report as the error an import raises: every bad and duplicate line, by line number."""
+        if self.valid == 0 and not self.bad_lines and not self.duplicate_lines:
+            return InvalidInput("The import holds no items.")
+        duplicates = [{"line": d["line"], "field": "", "message": _duplicate_text(d)} for d in self.duplicates]
+        problems = self.errors + duplicates
+        problems.sort(key=lambda e: e["line"])
+        return InvalidInput(
+            f"{self.bad_lines + self.duplicate_lines} line(s) are invalid; nothing was imported.",
+            errors=problems[:MAX_REPORTED_ERRORS],
+        )
+
+
+def _duplicate_text(duplicate: dict) -> str:
+    if "existing_item" in duplicate:
+        return f"duplicate of existing item {duplicate['existing_item']}"
+    return f"duplicate of line {duplicate['of_line']}"
 
 
 @dataclass
 class ImportResult:
     created: int
     by_kind: dict[str, int]
+    items: list[dict] = field(default_factory=list)
+    """One {"line", "id", "meta"} per created item, in file order."""
 
 
-def _parse(lines: Iterable[bytes | str], project: Project, max_lines: int) -> tuple[list[tuple[int, dict]], list[dict]]:
+@dataclass
+class _Checked:
+    rows: list[tuple[int, dict]]
+    report: ImportReport
+
+
+def _parse(
+    lines: Iterable[bytes | str], project: Project, max_lines: int, progress: Progress | None, total_lines: int | None
+) -> _Checked:
     rows: list[tuple[int, dict]] = []
-    errors: list[dict] = []
+    report = ImportReport()
+    bad: set[int] = set()
     first_line_of: dict[str, int] = {}
+
+    def refuse(number: int, field_name: str, message: str) -> None:
+        bad.add(number)
+        if len(report.errors) < MAX_REPORTED_ERRORS:
+            report.errors.append({"line": number, "field": field_name, "message": message})
+
     number = 0
     for number, raw in enumerate(lines, start=1):
+        if progress and total_lines and number % _PROGRESS_EVERY == 0:
+            progress("validating", min(number / total_lines, 1.0))
         if number > max_lines:
             message = f"more than {max_lines} lines in one import; split the file"
             if max_lines < MAX_IMPORT_LINES:
-                message += f" or run `manage.py import_items` (up to {MAX_IMPORT_LINES} lines)"
-            errors.append({"line": number, "field": "", "message": message})
+                message += " or use the background import (the Import page, or POST /api/v1/projects/{slug}/imports/)"
+                message += f" or `manage.py import_items` (up to {MAX_IMPORT_LINES} lines)"
+            bad.add(number)
+            report.errors.append({"line": number, "field": "", "message": message})
             break
         if len(raw) > MAX_IMPORT_LINE_BYTES:
-            errors.append({"line": number, "field": "", "message": f"line is over {MAX_IMPORT_LINE_BYTES} bytes"})
+            refuse(number, "", f"line is over {MAX_IMPORT_LINE_BYTES} bytes")
             continue
         if isinstance(raw, bytes):
             try:
                 raw = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                errors.append({"line": number, "field": "", "message": f"not UTF-8 (byte {exc.start})"})
+                refuse(number, "", f"not UTF-8 (byte {exc.start})")
                 continue
         if number == 1:
             raw = raw.removeprefix(_BOM)
@@ -59,17 +135,21 @@ def _parse(lines: Iterable[bytes | str], project: Project, max_lines: int) -> tu
         try:
             fields = validate_item(text.loads(raw), project)
         except InvalidInput as exc:
-            errors.append({"line": number, "field": exc.field or "", "message": exc.message})
+            refuse(number, exc.field or "", exc.message)
             continue
         except LineErrors as exc:
-            errors.extend({"line": number, "field": field, "message": message} for field, message in exc.errors)
+            for field_name, message in exc.errors:
+                refuse(number, field_name, message)
             continue
         earlier = first_line_of.setdefault(fields["content_hash"], number)
         if earlier != number:
-            errors.append({"line": number, "field": "", "message": f"duplicate of line {earlier}"})
+            report.duplicate_lines += 1
+            if len(report.duplicates) < MAX_REPORTED_ERRORS:
+                report.duplicates.append({"line": number, "of_line": earlier})
             continue
         rows.append((number, fields))
-    return rows, errors
+    report.total_lines, report.bad_lines = number, len(bad)
+    return _Checked(rows=rows, report=report)
 
 
 def jsonl_lines(stream, limit: int = MAX_IMPORT_LINE_BYTES) -> Iterator[bytes]:
@@ -91,37 +171,84 @@ def jsonl_lines(stream, limit: int = MAX_IMPORT_LINE_BYTES) -> Iterator[bytes]:
         yield pending
 
 
-def _existing_duplicates(project: Project, rows: list[tuple[int, dict]]) -> list[dict]:
-    line_of = {fields["content_hash"]: number for number, fields in rows}
-    hashes = list(line_of)
-    errors = []
+def _ids_by_hash(project: Project, hashes: list[str], progress: Progress | None = None, phase: str = "") -> dict:
+    found: dict[str, int] = {}
     for start in range(0, len(hashes), _BATCH):
-        found = Item.objects.filter(project=project, content_hash__in=hashes[start : start + _BATCH])
-        for item_id, digest in found.values_list("id", "content_hash"):
-            errors.append({"line": line_of[digest], "field": "", "message": f"duplicate of existing item {item_id}"})
-    return errors
+        batch = Item.objects.filter(project=project, content_hash__in=hashes[start : start + _BATCH])
+        found.update(batch.values_list("content_hash", "id"))
+        if progress:
+            progress(phase, min((start + _BATCH) / len(hashes), 1.0))
+    return found
 
 
-def item_import(*, project: Project, lines: Iterable[bytes | str], max_lines: int = MAX_IMPORT_LINES) -> ImportResult:
-    """Validate every line, then create all items in one transaction; raise InvalidInput listing each bad line."""
-    rows, errors = _parse(lines, project, max_lines)
-    errors += _existing_duplicates(project, rows)
-    if errors:
-        errors.sort(key=lambda e: e["line"])
-        bad_lines = len({e["line"] for e in errors})
-        raise InvalidInput(
-            f"{bad_lines} line(s) are invalid; nothing was imported.",
-            errors=errors[:MAX_REPORTED_ERRORS],
-        )
-    if not rows:
-        raise InvalidInput("The import holds no items.")
+def _check(
+    project: Project, lines: Iterable[bytes | str], max_lines: int, progress: Progress | None, total_lines: int | None
+) -> _Checked:
+    checked = _parse(lines, project, max_lines, progress, total_lines)
+    report, existing = checked.report, _ids_by_hash(project, [fields["content_hash"] for _, fields in checked.rows])
+    fresh = []
+    for number, fields in checked.rows:
+        if fields["content_hash"] in existing:
+            report.duplicate_lines += 1
+            if len(report.duplicates) < MAX_REPORTED_ERRORS:
+                report.duplicates.append({"line": number, "existing_item": existing[fields["content_hash"]]})
+        else:
+            fresh.append((number, fields))
+    report.duplicates.sort(key=lambda d: d["line"])
+    report.valid = len(fresh)
+    report.by_kind = dict(Counter(fields["kind"] for _, fields in fresh))
+    report.by_task_type = dict(Counter(fields["task_type"] or "" for _, fields in fresh))
+    return _Checked(rows=fresh, report=report)
+
+
+def item_import_dry_run(
+    *,
+    project: Project,
+    lines: Iterable[bytes | str],
+    max_lines: int = MAX_IMPORT_LINES,
+    progress: Progress | None = None,
+    total_lines: int | None = None,
+) -> ImportReport:
+    """Check every line as an import would, write nothing, and report counts, duplicates and bad lines."""
+    ensure_writable(project)
+    return _check(project, lines, max_lines, progress, total_lines).report
+
+
+def item_import(
+    *,
+    project: Project,
+    lines: Iterable[bytes | str],
+    max_lines: int = MAX_IMPORT_LINES,
+    by=None,
+    source: str = "",
+    progress: Progress | None = None,
+    total_lines: int | None = None,
+) -> ImportResult:
+    """Validate every line, then create all items in one transaction (audited); raise InvalidInput listing each
+    bad line. The result lists each created item's line, id and meta."""
+    ensure_writable(project)
+    checked = _check(project, lines, max_lines, progress, total_lines)
+    if not checked.report.ok:
+        raise checked.report.refusal()
+    report, rows = checked.report, checked.rows
+    if progress:
+        progress("inserting", 0.0)
     try:
         with transaction.atomic():
             _insert(project, [fields for _, fields in rows])
+            audit_record(
+                actor=by,
+                project=project,
+                action=Action.ITEMS_IMPORT,
+                target=source,
+                after={"created": report.valid, "by_kind": report.by_kind},
+            )
     except IntegrityError as exc:
         raise Conflict("Another import added some of these items at the same time; retry to see which.") from exc
+    ids = _ids_by_hash(project, [fields["content_hash"] for _, fields in rows], progress, "collecting ids")
+    items = [{"line": number, "id": ids[fields["content_hash"]], "meta": fields["meta"]} for number, fields in rows]
     index_later(project)
-    return ImportResult(created=len(rows), by_kind=dict(Counter(fields["kind"] for _, fields in rows)))
+    return ImportResult(created=report.valid, by_kind=report.by_kind, items=items)
 
 
 _COLUMNS = ["kind", "prompt", "messages", "task_type", "domain", "safety", "harm_category", "responses", "gold"]
@@ -131,9 +258,17 @@ _JSON_COLUMNS = {"messages", "responses", "gold", "meta"}
 
 def _insert(project: Project, rows: list[dict]) -> None:
     """Insert validated rows without the ORM, whose bulk_create spends most of an import compiling SQL."""
-    columns = [*_COLUMNS, "project_id", "open_slots", "completed_count", "created_at"]
+    columns = [
+        *_COLUMNS,
+        "project_id",
+        "open_slots",
+        "completed_count",
+        "extra_overlap",
+        "excluded_reason",
+        "created_at",
+    ]
     table = connection.ops.quote_name(Item._meta.db_table)
-    tail = (project.id, project.overlap, 0, timezone.now())
+    tail = (project.id, project.overlap, 0, 0, "", timezone.now())
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
@@ -141,7 +276,7 @@ def _insert(project: Project, rows: list[dict]) -> None:
                     copy.write_row((*(_json_text(fields, c) for c in _COLUMNS), *tail))
             return
         sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
-        tail = (*tail[:3], connection.ops.adapt_datetimefield_value(tail[3]))
+        tail = (*tail[:-1], connection.ops.adapt_datetimefield_value(tail[-1]))
         for start in range(0, len(rows), _BATCH):
             batch = rows[start : start + _BATCH]
             cursor.executemany(sql, [(*(_json_text(fields, c) for c in _COLUMNS), *tail) for fields in batch])

@@ -7,7 +7,6 @@ import re
 from annotation.models import Project
 from annotation.payloads import RANKED_FROM
 from annotation.taxonomy import (
-    HARM_CATEGORIES,
     MAX_MESSAGES,
     MAX_META_BYTES,
     MAX_RESPONSES,
@@ -181,7 +180,9 @@ def validate_item(obj, project: Project) -> dict:
     safety = harm_category = ""
     if kind == Kind.REFUSAL:
         safety = _choice(obj, "safety", _SAFETIES, errors, required=True)
-        harm_category = _choice(obj, "harm_category", HARM_CATEGORIES, errors, required=safety == Safety.SHOULD_REFUSE)
+        harm_category = _choice(
+            obj, "harm_category", project.harm_categories, errors, required=safety == Safety.SHOULD_REFUSE
+        )
     responses = _responses(obj.get("responses"), errors) if kind in PAIRWISE_KINDS else []
     gold = _gold(kind, obj.get("gold"), responses, errors)
     meta = obj.get("meta", {})

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from annotation.taxonomy import DEFAULT_TASK_TYPES, Kind, Role, Safety
+from annotation.taxonomy import DEFAULT_TASK_TYPES, HARM_CATEGORIES, Kind, Role, Safety
 
 
 def default_kinds() -> list[str]:
@@ -15,10 +15,15 @@ def default_task_types() -> list[str]:
     return list(DEFAULT_TASK_TYPES)
 
 
+def default_harm_categories() -> list[str]:
+    return list(HARM_CATEGORIES)
+
+
 class Project(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True)
-    guidelines = models.TextField(blank=True, help_text="Markdown shown to annotators.")
+    guidelines = models.TextField(blank=True, help_text="Markdown shown to annotators: the latest GuidelineVersion.")
+    guidelines_version = models.PositiveIntegerField(default=0, help_text="Number of the latest GuidelineVersion.")
     kinds = models.JSONField(default=default_kinds, help_text="Enabled kinds of work.")
     task_types = models.JSONField(default=default_task_types, help_text="The project's task-type taxonomy.")
     task_type_mix = models.JSONField(default=dict, blank=True, help_text="Target share per task type.")
@@ -38,6 +43,11 @@ class Project(models.Model):
     model_review_share = models.FloatField(
         default=0.25, help_text="Share of assignments drawn from open model_review items, while there are any."
     )
+    harm_categories = models.JSONField(
+        default=default_harm_categories, help_text="Harm categories a should-refuse item may name."
+    )
+    system_prompt = models.TextField(blank=True, help_text="System prompt written into exported conversations.")
+    archived_at = models.DateTimeField(null=True, blank=True, help_text="Set when archived: the project is read-only.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -62,6 +72,7 @@ class Membership(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    guidelines_seen = models.PositiveIntegerField(default=0, help_text="The guideline version last shown to them.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -100,7 +111,9 @@ class Item(models.Model):
     # Pairwise items: which of the first two responses is longer (None if equal), for verbosity bias.
     longer_response = models.PositiveSmallIntegerField(null=True, blank=True)
     completed_count = models.PositiveSmallIntegerField(default=0)
-    # Slots still free: overlap minus completed annotations minus live leases.
+    # Annotators wanted beyond the project's overlap ("send back to the pool with a higher overlap").
+    extra_overlap = models.PositiveSmallIntegerField(default=0)
+    # Slots still free: overlap plus extra_overlap, minus completed annotations, minus live leases.
     open_slots = models.PositiveSmallIntegerField()
     # Kept by the database so the pool index's condition matches the query's literally (SQLite needs that).
     in_pool = models.GeneratedField(
@@ -108,6 +121,8 @@ class Item(models.Model):
         output_field=models.BooleanField(),
         db_persist=True,
     )
+    # Non-empty: an admin took the item out of every export, for this reason.
+    excluded_reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -216,6 +231,9 @@ class Annotation(models.Model):
     is_repeat = models.BooleanField(default=False)
     # The annotator may edit their work until a reviewer decides it.
     review_status = models.CharField(max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.PENDING)
+    guideline_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The project's guideline version when the annotation was submitted."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -367,3 +385,154 @@ class Paraphrase(models.Model):
 
     def __str__(self) -> str:
         return f"paraphrase of {self.item_id}"
+
+
+class AnnotationEdit(models.Model):
+    """An annotator's own change to their annotation before review: the payload before and after."""
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="edits")
+    editor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    payload_before = models.JSONField()
+    payload_after = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"edit of annotation {self.annotation_id}"
+
+
+class GuidelineVersion(models.Model):
+    """One saved version of a project's guidelines; Project.guidelines holds the latest text."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="guideline_versions")
+    number = models.PositiveIntegerField()
+    text = models.TextField(blank=True)
+    note = models.CharField(max_length=500, blank=True, help_text="What changed, in the author's words.")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "number"], name="guideline_version_unique")]
+
+    def __str__(self) -> str:
+        return f"guidelines v{self.number} of {self.project_id}"
+
+
+class Invite(models.Model):
+    """A one-time sign-up link into a project; only the SHA-256 of its token is stored."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invites")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    email = models.EmailField(blank=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(role__in=Role.values), name="invite_role_valid")]
+
+    def __str__(self) -> str:
+        return f"invite to {self.project_id} as {self.role}"
+
+
+class Comment(models.Model):
+    """A note on an item from anyone working on it ("the passage is truncated"), open until an admin resolves it."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="comments")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["project", "id"], condition=Q(resolved_at__isnull=True), name="comment_open"),
+            models.Index(fields=["item", "id"], name="comment_by_item"),
+        ]
+
+    def __str__(self) -> str:
+        return f"comment {self.pk} on item {self.item_id}"
+
+
+class ApiToken(models.Model):
+    """A named API token of one user; only the SHA-256 of the key is stored, the key is shown once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8, help_text="The key's first characters, to tell tokens apart.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"token {self.prefix}… of {self.user_id}"
+
+
+class AuditEvent(models.Model):
+    """Who changed what, when, from what to what (written by annotation.audit.audit_record)."""
+
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    project_slug = models.CharField(max_length=100, blank=True, help_text="Kept when the project is deleted.")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, blank=True, help_text="Kept when the user is deleted.")
+    action = models.CharField(max_length=40)
+    target = models.CharField(max_length=200, blank=True, help_text="What was changed, e.g. 'item 12' or 'ann1'.")
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["project", "-id"], name="audit_by_project"),
+            models.Index(fields=["project", "action", "-id"], name="audit_by_action"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} {self.target}"
+
+
+class ImportStatus(models.TextChoices):
+    CHECKING = "checking"
+    CHECKED = "checked"
+    INVALID = "invalid"
+    IMPORTING = "importing"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ItemImportJob(models.Model):
+    """A JSONL upload checked (a dry run), then imported in the background, with its progress and report."""
+
+    Status = ImportStatus
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    upload = models.FileField(upload_to="imports/")
+    filename = models.CharField(max_length=255)
+    status = models.CharField(max_length=16, choices=ImportStatus.choices, default=ImportStatus.CHECKING)
+    progress = models.FloatField(default=0.0)
+    report = models.JSONField(default=dict, blank=True, help_text="The dry run: counts, duplicates, bad lines.")
+    created_count = models.PositiveIntegerField(default=0)
+    created_ids = models.FileField(upload_to="imports/", blank=True, help_text="JSONL: line, id and meta per item.")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=ImportStatus.values), name="import_job_status_valid")
+        ]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} ({self.status})"

@@ -4,7 +4,6 @@ from annotation.errors import InvalidInput
 from annotation.models import Item, Project
 from annotation.taxonomy import (
     CRITERIA,
-    HARM_CATEGORIES,
     MAX_MESSAGES,
     MAX_RATIONALE_CHARS,
     MAX_TEXT_CHARS,
@@ -93,13 +92,13 @@ def _demonstration(check: _Checker, project: Project) -> None:
     _continuation(check)
 
 
-def _refusal(check: _Checker, item: Item) -> None:
+def _refusal(check: _Checker, item: Item, project: Project) -> None:
     check.text("response", required=True)
     if item.safety == Safety.SHOULD_REFUSE:
         check.one_of("refusal_style", REFUSAL_STYLES, required=True)
     elif "refusal_style" in check.payload:
         check.fail("refusal_style", "applies only to should_refuse items; write the helpful answer instead")
-    check.one_of("harm_category", HARM_CATEGORIES, required=False)
+    check.one_of("harm_category", project.harm_categories, required=False)
     if check.flag("disagree"):
         check.text("disagree_reason", required=True, limit=MAX_RATIONALE_CHARS)
     elif check.payload.get("disagree_reason"):
@@ -183,7 +182,7 @@ def validate_payload(*, item: Item, project: Project, payload) -> dict:
     if item.kind == Kind.DEMONSTRATION:
         _demonstration(check, project)
     elif item.kind == Kind.REFUSAL:
-        _refusal(check, item)
+        _refusal(check, item, project)
     elif is_ranked(item):
         _ranking(check, item, project)
     elif item.kind in PAIRWISE_KINDS:

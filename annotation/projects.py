@@ -1,11 +1,17 @@
-"""Creating projects and managing who belongs to them."""
+"""Creating projects, and keeping archived ones read-only (members: annotation/members.py)."""
 
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
-from annotation.errors import Conflict, InvalidInput
+from annotation.audit import Action, audit_record
+from annotation.errors import Conflict
 from annotation.models import Membership, Project
 from annotation.taxonomy import Role
+
+
+def ensure_writable(project: Project) -> None:
+    """Refuse any change to an archived project's data: archived projects are read-only."""
+    if project.archived_at is not None:
+        raise Conflict(f"Project {project.name!r} is archived and read-only; an admin can unarchive it.")
 
 
 def project_create(*, creator, **fields) -> Project:
@@ -14,26 +20,13 @@ def project_create(*, creator, **fields) -> Project:
         with transaction.atomic():
             project = Project.objects.create(created_by=creator, **fields)
             Membership.objects.create(project=project, user=creator, role=Role.ADMIN)
+            audit_record(
+                actor=creator,
+                project=project,
+                action=Action.PROJECT_CREATE,
+                target=project.slug,
+                after={"name": project.name, "slug": project.slug},
+            )
     except IntegrityError as exc:
         raise Conflict(f"A project with slug {fields.get('slug')!r} already exists.", field="slug") from exc
     return project
-
-
-def membership_set(*, project: Project, username: str, role: str) -> Membership:
-    """Add a user to the project, or change their role."""
-    if role not in Role.values:
-        raise InvalidInput(f"unknown role {role!r}; expected one of {', '.join(Role.values)}", field="role")
-    user = get_user_model().objects.filter(username=username).first()
-    if user is None:
-        raise InvalidInput(f"no user named {username!r}", field="username")
-    membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
-    return membership
-
-
-def membership_remove(*, project: Project, username: str, by) -> None:
-    """Take a user off the project; their submitted work stays. An admin cannot remove themself."""
-    if username == by.username:
-        raise Conflict("You cannot remove yourself; ask another admin.")
-    deleted, _ = Membership.objects.filter(project=project, user__username=username).delete()
-    if not deleted:
-        raise InvalidInput(f"{username!r} is not a member of this project.", field="username")

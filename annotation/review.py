@@ -7,10 +7,12 @@ from django.db import transaction
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404
 
+from annotation.audit import Action, audit_record
 from annotation.errors import Conflict, InvalidInput
 from annotation.item_validation import gold_errors
 from annotation.models import Adjudication, Annotation, Item, Membership, RejectReason, Review
 from annotation.payloads import is_ranked, ranking_errors, strength_error, validate_payload
+from annotation.projects import ensure_writable
 from annotation.taxonomy import MAX_RATIONALE_CHARS, PAIRWISE_KINDS, TIE, Kind
 from annotation.text import clean, clean_fields
 
@@ -46,6 +48,7 @@ def review_decide(
     every field the edit does not name (follow-up turns, the refusal flag, ...) stays as the annotator wrote it.
     """
     reason, note, payload = clean_fields(reason=reason, note=note, payload=payload)
+    ensure_writable(membership.project)
     annotation = (
         Annotation.objects.select_for_update(of=("self",))
         .select_related("item", "project")
@@ -82,6 +85,15 @@ def review_decide(
         Annotation.ReviewStatus.REJECTED if decision == Review.Decision.REJECT else Annotation.ReviewStatus.ACCEPTED
     )
     annotation.save(update_fields=["payload", "review_status", "updated_at"])
+    payload_before, payload_after = _payload_change(before, after)
+    audit_record(
+        actor=membership.user,
+        project=membership.project,
+        action=Action.REVIEW,
+        target=f"annotation {annotation.id}",
+        before={"review_status": Annotation.ReviewStatus.PENDING, **payload_before},
+        after={"review_status": annotation.review_status, "decision": decision, "reason": reason, **payload_after},
+    )
     return Review.objects.create(
         annotation=annotation,
         reviewer=membership.user,
@@ -91,6 +103,16 @@ def review_decide(
         payload_before=before,
         payload_after=after,
     )
+
+
+def _payload_change(before: dict, after: dict) -> tuple[dict, dict]:
+    """The payload fields an edit changed, as {"payload": {...}} before and after (empty dicts when none)."""
+    changed = sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name))
+    if not changed:
+        return {}, {}
+    return {"payload": {name: before.get(name) for name in changed}}, {
+        "payload": {name: after.get(name) for name in changed}
+    }
 
 
 def payload_diff(before: dict, after: dict) -> list[tuple[str, str]]:
@@ -121,6 +143,7 @@ def adjudicate(
     """Set the final label of a pairwise item; it overrides the annotators' majority in exports. A ranked item's
     label is a full ranking (tiers of response ids, best first) with no strength, as its annotators give."""
     choice, strength, rationale = clean_fields(choice=choice, strength=strength, rationale=rationale)
+    ensure_writable(membership.project)
     item, _ = disputed_item(membership=membership, item_id=item_id)
     if is_ranked(item):
         if errors := ranking_errors(choice, len(item.responses), field="choice"):
@@ -134,6 +157,7 @@ def adjudicate(
             raise InvalidInput("Choose one of the responses or a tie.", field="choice")
         if message := strength_error(choice, strength):
             raise InvalidInput(f"strength {message}", field="strength")
+    earlier = Adjudication.objects.filter(item=item).values("choice", "strength").first()
     adjudication, _ = Adjudication.objects.update_or_create(
         item=item,
         defaults={
@@ -143,6 +167,14 @@ def adjudicate(
             "adjudicator": membership.user,
         },
     )
+    audit_record(
+        actor=membership.user,
+        project=membership.project,
+        action=Action.ADJUDICATE,
+        target=f"item {item.id}",
+        before=earlier,
+        after={"choice": adjudication.choice, "strength": adjudication.strength},
+    )
     return adjudication
 
 
@@ -150,13 +182,23 @@ def adjudicate(
 def item_set_gold(*, membership: Membership, item_id: int, gold) -> Item:
     """Mark an item as gold with its expected answer (None removes the mark)."""
     gold = clean(gold, "gold")
+    ensure_writable(membership.project)
     item = Item.objects.select_for_update().filter(id=item_id, project=membership.project).first()
     if item is None:
         raise Http404("No such item.")
     if gold is not None and (errors := gold_errors(item.kind, gold, item.responses)):
         raise InvalidInput(f"{errors[0][0]} {errors[0][1]}", field=errors[0][0])
+    before = item.gold
     item.gold, item.is_gold = gold, gold is not None
     item.save(update_fields=["gold", "is_gold"])
+    audit_record(
+        actor=membership.user,
+        project=membership.project,
+        action=Action.GOLD_SET if gold is not None else Action.GOLD_CLEAR,
+        target=f"item {item.id}",
+        before={"gold": before},
+        after={"gold": gold},
+    )
     return item
 
 

@@ -1,5 +1,7 @@
 """Reads scoped to what the asking user may see. A non-member gets 404, never a hint."""
 
+from typing import NoReturn
+
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404
@@ -68,15 +70,34 @@ def annotations_for(
     return annotations.order_by("id")
 
 
+NO_LONGER_MEMBER = (
+    "You are no longer a member of this project, so this answer was not saved; your text stays on this page."
+)
+
+
+class NoLongerMember(PermissionDenied):
+    """A removed member asks about their own assignment in the project they left: a 403 that says so."""
+
+    def __init__(self):
+        super().__init__(NO_LONGER_MEMBER)
+
+
+def assignment_missing(assignment_id: int, user, **scope) -> NoReturn:
+    """Why the user's assignment was not found: NoLongerMember when it is theirs in a project they left, else 404."""
+    if Assignment.objects.filter(id=assignment_id, annotator=user, **scope).exists():
+        raise NoLongerMember()
+    raise Http404("No such assignment.")
+
+
 def own_assignment(assignment_id: int, user) -> Assignment:
-    """The user's own assignment in a project they still belong to; 404 for anyone else's."""
+    """The user's own assignment in a project they still belong to; 404 for anyone else's, 403 once they left."""
     assignment = (
         Assignment.objects.select_related("project")
         .filter(id=assignment_id, annotator=user, project__memberships__user=user)
         .first()
     )
     if assignment is None:
-        raise Http404("No such assignment.")
+        assignment_missing(assignment_id, user)
     return assignment
 
 

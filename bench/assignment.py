@@ -57,17 +57,17 @@ def environment(url: str) -> dict:
 SETUP = """
 import json, sys
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
+from annotation.api_tokens import token_create
 from annotation.models import Membership
 from annotation.projects import project_create
 users = get_user_model().objects
 admin = users.create_user("bench-admin", is_staff=True)
 project = project_create(creator=admin, name="Bench", slug="bench", overlap={overlap})
-tokens = {{"admin": Token.objects.create(user=admin).key}}
+tokens = {{"admin": token_create(user=admin, name="bench")[1]}}
 for i in range({clients} + 1):
     user = users.create_user(f"bench-{{i}}")
     Membership.objects.create(project=project, user=user)
-    tokens[f"bench-{{i}}"] = Token.objects.create(user=user).key
+    tokens[f"bench-{{i}}"] = token_create(user=user, name="bench")[1]
 print(json.dumps(tokens))
 """
 

@@ -374,3 +374,62 @@
 
   document.addEventListener("DOMContentLoaded", start);
 })();
+
+// Admin pages and the workspace's Guidelines button (a link to the guidelines page without JavaScript).
+(() => {
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("[data-open-guidelines]");
+    const drawer = document.getElementById("guidelines");
+    if (!link || !drawer) return;
+    event.preventDefault();
+    drawer.hidden = false;
+    drawer.focus();
+  });
+
+  // The settings page's task-type mix: the sum of the targets as they are typed, with a warning unless it is 100%.
+  function showMixTotal(fieldset) {
+    const total = [...fieldset.querySelectorAll("[data-mix-share]")]
+      .map((input) => parseFloat(input.value) || 0)
+      .reduce((a, b) => a + b, 0);
+    const out = fieldset.querySelector("[data-mix-total]");
+    const rounded = Math.round(total * 100) / 100;
+    const off = total > 0 && Math.abs(total - 100) > 0.01;
+    out.className = off ? "notice warn" : "muted";
+    out.textContent = "Total: ";
+    const strong = document.createElement("strong");
+    strong.textContent = `${rounded}%`;
+    out.appendChild(strong);
+    if (off) out.append(" — the targets do not add up to 100%.");
+  }
+  document.addEventListener("input", (event) => {
+    const fieldset = event.target.closest("[data-mix]");
+    if (fieldset && event.target.matches("[data-mix-share]")) showMixTotal(fieldset);
+  });
+})();
+
+// A one-time invite link or API key: copied with one click (the field stays selectable without JavaScript).
+(() => {
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("[data-copy]");
+    const field = button && document.getElementById(button.dataset.copy);
+    if (!field) return;
+    field.select();
+    try {
+      await navigator.clipboard.writeText(field.value);
+      button.textContent = "Copied";
+    } catch {
+      button.textContent = "Selected: press Ctrl+C";
+    }
+  });
+})();
+
+// The data browser: one box checks or unchecks every row on the page (each row's box works without JavaScript).
+(() => {
+  document.addEventListener("change", (event) => {
+    const all = event.target.closest("[data-check-all]");
+    if (!all) return;
+    for (const box of document.querySelectorAll(`input[type=checkbox][name="${all.dataset.checkAll}"]`)) {
+      box.checked = all.checked;
+    }
+  });
+})();

@@ -74,3 +74,10 @@ def login(client, user):
     client.force_login(user)
     client.get("/")
     return client.cookies["csrftoken"].value
+
+
+def api_key(user) -> str:
+    """A new API key of `user`, for `Authorization: Token <key>`."""
+    from annotation.api_tokens import token_create
+
+    return token_create(user=user, name="test")[1]

@@ -5,6 +5,7 @@ candidate of a cycle waiting for its decision ends that cycle, whoever took it."
 
 from django.db import transaction
 
+from annotation.audit import Action, audit_record
 from annotation.errors import Conflict, InvalidInput
 from training.models import Cycle, ModelDecision, ModelVersion
 
@@ -29,9 +30,20 @@ def model_promote(*, version: ModelVersion, user, reason: str = "", automatic: b
             raise Conflict(f"{version.name} is already the champion.")
         if version.status == Status.REJECTED:
             raise Conflict(f"{version.name} was rejected; a rejected model cannot be promoted.")
-        for champion in (found for found in versions if found.status == Status.CHAMPION):
+        champions = [found for found in versions if found.status == Status.CHAMPION]
+        before = {"status": version.status, "champion": champions[0].name if champions else None}
+        for champion in champions:
             _decide(champion, Decision.RETIRED, user=user, reason=f"Replaced by {version.name}.", automatic=automatic)
         _decide(version, Decision.PROMOTED, user=user, reason=reason, automatic=automatic)
+        after = {"status": version.status, "champion": version.name, "reason": reason, "automatic": automatic}
+        audit_record(
+            actor=user,
+            project=version.project,
+            action=Action.MODEL_PROMOTE,
+            target=version.name,
+            before=before,
+            after=after,
+        )
     return version
 
 
@@ -44,7 +56,17 @@ def model_reject(*, version: ModelVersion, user, reason: str, automatic: bool = 
         version = ModelVersion.objects.select_for_update().get(id=version.id)
         if version.status != Status.CANDIDATE:
             raise Conflict(f"{version.name} is {version.status}; only a candidate can be rejected.")
+        before = {"status": version.status}
         _decide(version, Decision.REJECTED, user=user, reason=reason, automatic=automatic)
+        after = {"status": version.status, "reason": reason, "automatic": automatic}
+        audit_record(
+            actor=user,
+            project=version.project,
+            action=Action.MODEL_REJECT,
+            target=version.name,
+            before=before,
+            after=after,
+        )
     return version
 
 

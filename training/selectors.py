@@ -51,8 +51,9 @@ def consistent_reads():
 
 
 def trainable_items(project: Project, *, exclude_gold: bool) -> QuerySet:
-    """The items a snapshot may take rows from: gold items of every kind measure annotators and stay out."""
-    items = Item.objects.filter(project=project)
+    """The items a snapshot may take rows from: gold items of every kind measure annotators and stay out, and so
+    does every item an admin excluded from exports."""
+    items = Item.objects.filter(project=project, excluded_reason="")
     return items.filter(is_gold=False) if exclude_gold else items
 
 
@@ -71,14 +72,17 @@ def export_items(project: Project):
     streamed."""
     model_origin = Coalesce(KT("meta__origin"), Value("model"))
     origin = Case(When(meta__source="model", then=model_origin), default=Value("human"), output_field=TextField())
-    items = Item.objects.filter(project=project).annotate(origin=origin).order_by("id")
+    items = Item.objects.filter(project=project, excluded_reason="").annotate(origin=origin).order_by("id")
     return items.values_list(*ITEM_FIELDS).iterator(chunk_size=CHUNK)
 
 
 def accepted_writing(project: Project) -> QuerySet:
     """Demonstrations and refusal cases that may be trained on: accepted by a reviewer, or not rejected when the
     project needs no review. Reviewer edits are already in the payload."""
-    return _may_train(project, Annotation.objects.filter(project=project, kind__in=[Kind.DEMONSTRATION, Kind.REFUSAL]))
+    written = Annotation.objects.filter(
+        project=project, kind__in=[Kind.DEMONSTRATION, Kind.REFUSAL], item__excluded_reason=""
+    )
+    return _may_train(project, written)
 
 
 def _may_train(project: Project, written: QuerySet) -> QuerySet:
@@ -101,7 +105,7 @@ def export_judgments(project: Project, *, include_model_review: bool):
     rankings, a choice). Self-consistency repeats are not data."""
     kinds = list(PAIRWISE_KINDS) if include_model_review else [Kind.PREFERENCE]
     rows = (
-        Annotation.objects.filter(project=project, kind__in=kinds, is_repeat=False)
+        Annotation.objects.filter(project=project, kind__in=kinds, is_repeat=False, item__excluded_reason="")
         .order_by("item_id", "id")
         .values_list(
             "id", "item_id", "preference_score", "payload__better_response", "payload__ranking", "payload__choice"
@@ -113,9 +117,9 @@ def export_judgments(project: Project, *, include_model_review: bool):
 def adjudicated(project: Project) -> dict[int, tuple]:
     return {
         item_id: (choice, strength)
-        for item_id, choice, strength in Adjudication.objects.filter(item__project=project).values_list(
-            "item_id", "choice", "strength"
-        )
+        for item_id, choice, strength in Adjudication.objects.filter(
+            item__project=project, item__excluded_reason=""
+        ).values_list("item_id", "choice", "strength")
     }
 
 
@@ -124,7 +128,7 @@ def better_responses(project: Project, *, include_model_review: bool) -> QuerySe
     reviewed like any other text the annotator writes."""
     kinds = list(PAIRWISE_KINDS) if include_model_review else [Kind.PREFERENCE]
     written = (
-        Annotation.objects.filter(project=project, kind__in=kinds, is_repeat=False)
+        Annotation.objects.filter(project=project, kind__in=kinds, is_repeat=False, item__excluded_reason="")
         .exclude(payload__better_response=None)
         .exclude(payload__better_response="")
     )

@@ -31,7 +31,7 @@ def snapshots(request, slug):
     membership = membership_for(request.user, slug, *STAFF_ROLES)
     stale_work_fail()
     project = membership.project
-    error, values = None, SnapshotConfig().as_dict()
+    error, values = None, SnapshotConfig().as_dict() | {"system_prompt": project.system_prompt}
     if request.method == "POST":
         if membership.role != Role.ADMIN:
             raise PermissionDenied("Only project admins build snapshots.")

@@ -22,3 +22,22 @@ class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
 
     def get_filter_form(self, data, view, request):
         return None
+
+
+class _DownloadRenderer(renderers.BaseRenderer):
+    """Lets `?format=jsonl|csv` reach a download view (which streams its own answer); an error is sent as JSON."""
+
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return json.dumps(data, ensure_ascii=True).encode()
+
+
+class JSONLRenderer(_DownloadRenderer):
+    media_type = "application/x-ndjson"
+    format = "jsonl"
+
+
+class CSVRenderer(_DownloadRenderer):
+    media_type = "text/csv"
+    format = "csv"

@@ -13,7 +13,7 @@ from annotation.errors import Conflict, InvalidInput
 from annotation.guidance import guidance
 from annotation.models import AuthorDraft, Passage
 from annotation.selectors import membership_for
-from annotation.taxonomy import HARM_CATEGORIES, REFUSAL_STYLES, Kind
+from annotation.taxonomy import REFUSAL_STYLES, Kind
 from annotation.web.auth import session_required
 from annotation.web.forms import AuthorDraftForm, AuthorForm, AuthorTextForm, cleaned, invalid, refused
 from annotation.web.workspace import draft_saved, field_errors
@@ -57,7 +57,7 @@ def _context(membership, mode, *, values=None, errors=None, notice=None, passage
         "notice": notice,
         "passage": passage,
         "draft_version": draft_version,
-        "harm_categories": HARM_CATEGORIES,
+        "harm_categories": project.harm_categories,
         "refusal_styles": REFUSAL_STYLES,
         "hints": _hints(project, mode, values),
     }

@@ -5,7 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from annotation.authoring import paraphrase_add
-from annotation.documents import document_import
+from annotation.documents import document_import, documents_search
 from annotation.editing import annotation_edit, own_annotation
 from annotation.errors import Conflict, InvalidInput
 from annotation.models import Item
@@ -13,6 +13,7 @@ from annotation.selectors import annotations_for, membership_for, my_progress
 from annotation.taxonomy import Role
 from annotation.web.auth import session_required
 from annotation.web.forms import DocumentForm, ParaphraseForm, cleaned, draft_values, form_values, payload_from_form
+from annotation.web.import_forms import DocumentSearchForm
 from annotation.web.workspace import field_errors, task_context
 
 
@@ -95,8 +96,17 @@ def documents(request, slug):
                     project=project, user=request.user, title=data["title"], domain=data["domain"], text=data["text"]
                 )
                 notice = f"Imported '{document.title}' as {document.passages.count()} passages."
-            except InvalidInput as exc:
+            except (InvalidInput, Conflict) as exc:
                 errors[exc.field or "text"] = exc.message
-    listed = project.documents.order_by("-id").prefetch_related("passages")
-    context = {"project": project, "documents": listed, "errors": errors, "notice": notice, "values": request.POST}
+    search = DocumentSearchForm(request.GET)
+    q = search.cleaned_data["q"] if search.is_valid() else ""
+    listed = documents_search(project, q)
+    context = {
+        "project": project,
+        "documents": listed,
+        "q": q,
+        "errors": errors,
+        "notice": notice,
+        "values": request.POST,
+    }
     return render(request, "annotation/documents.html", context, status=422 if errors else 200)

@@ -2,17 +2,18 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.shortcuts import get_object_or_404, redirect, render
 
+from annotation.comments import comments_for
 from annotation.errors import InvalidInput
 from annotation.metrics.consistency import refusal_conflicts, response_style
 from annotation.metrics.coverage import annotations_per_day, domains_and_languages, safety_balance, task_type_mix
 from annotation.metrics.project import cached_pairwise_metrics
 from annotation.metrics.summary import overview_figures
-from annotation.models import Item
+from annotation.models import AnnotationEdit, Item, Review
 from annotation.neardup import clusters, unsigned_count
-from annotation.review import item_set_gold
+from annotation.review import item_set_gold, payload_diff
 from annotation.selectors import STAFF_ROLES, membership_for
 from annotation.taxonomy import PAIRWISE_KINDS, Role
 from annotation.web.auth import session_required
@@ -169,13 +170,38 @@ def item_detail(request, slug, item_id):
     context = {
         "project": project,
         "item": item,
-        "annotations": item.annotations.select_related("annotator").order_by("id"),
+        "judgments": item_history(item),
+        "comments": comments_for(membership, item_id=item.id),
+        "item_id": item.id,
         "duplicates": Item.objects.filter(Q(duplicate_of=item.duplicate_of_id or item.id) | Q(id=item.duplicate_of_id))
         .exclude(id=item.id)
         .order_by("id")[:50],
         "error": error,
     }
     return render(request, "quality/item.html", context, status=422 if error else 200)
+
+
+def item_history(item) -> list[dict]:
+    """Every annotation of the item with its reviews and the annotator's own edits, each with its payload diff."""
+    annotations = (
+        item.annotations.select_related("annotator")
+        .prefetch_related(
+            Prefetch("reviews", queryset=Review.objects.select_related("reviewer").order_by("id")),
+            Prefetch("edits", queryset=AnnotationEdit.objects.select_related("editor").order_by("id")),
+        )
+        .order_by("id")
+    )
+    return [
+        {
+            "annotation": annotation,
+            "reviews": [
+                (review, payload_diff(review.payload_before, review.payload_after))
+                for review in annotation.reviews.all()
+            ],
+            "edits": [(edit, payload_diff(edit.payload_before, edit.payload_after)) for edit in annotation.edits.all()],
+        }
+        for annotation in annotations
+    ]
 
 
 def _gold_from_form(item, data):

@@ -1,14 +1,12 @@
 """Reviewer pages: the review queue, an annotation's history, adjudication of disputed pairs, gold."""
 
-from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from annotation.errors import Conflict, InvalidInput
 from annotation.guidance import guidance
 from annotation.models import Annotation, RejectReason
 from annotation.payloads import is_ranked
-from annotation.projects import membership_remove
 from annotation.review import (
     adjudicate,
     disputed_item,
@@ -158,15 +156,3 @@ def adjudication(request, slug, item_id):
         context["places"] = [str(place) for place in range(1, len(item.responses) + 1)]
         context["errors"] = {"ranking": error} if posted is not None else {}
     return render(request, "review/adjudicate.html", context, status=422 if error else 200)
-
-
-@session_required
-@require_POST
-def member_remove(request, slug, username):
-    membership = membership_for(request.user, slug, Role.ADMIN)
-    try:
-        membership_remove(project=membership.project, username=username, by=request.user)
-        messages.success(request, f"{username} is no longer a member; their submitted work stays.")
-    except (InvalidInput, Conflict) as exc:
-        messages.error(request, exc.message)
-    return redirect("quality-annotators", slug=slug)

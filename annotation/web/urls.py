@@ -1,7 +1,18 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from annotation.web import authoring_views, pages, quality, reviewing, workspace
+from annotation.web import (
+    authoring_views,
+    data_views,
+    document_views,
+    import_views,
+    member_views,
+    pages,
+    project_views,
+    quality,
+    reviewing,
+    workspace,
+)
 
 urlpatterns = [
     path("", pages.home, name="home"),
@@ -21,6 +32,12 @@ urlpatterns = [
     path("p/<slug:slug>/author/<slug:mode>/hints/", authoring_views.author_hints, name="author-hints"),
     path("p/<slug:slug>/items/<int:item_id>/paraphrases/", pages.paraphrases, name="paraphrases"),
     path("p/<slug:slug>/documents/", pages.documents, name="documents"),
+    path("p/<slug:slug>/documents/<int:document_id>/", document_views.document, name="document"),
+    path("p/<slug:slug>/documents/<int:document_id>/delete/", document_views.document_remove, name="document-delete"),
+    path("p/<slug:slug>/import/", import_views.imports, name="imports"),
+    path("p/<slug:slug>/import/<int:job_id>/", import_views.import_job, name="import-job"),
+    path("p/<slug:slug>/import/<int:job_id>/start/", import_views.import_start, name="import-start"),
+    path("p/<slug:slug>/import/<int:job_id>/created/", import_views.import_created, name="import-created"),
     path("p/<slug:slug>/review/", reviewing.queue, name="review"),
     path("p/<slug:slug>/review/<int:pk>/", reviewing.history, name="review-history"),
     path("p/<slug:slug>/quality/", quality.overview, name="quality"),
@@ -33,5 +50,28 @@ urlpatterns = [
     path("p/<slug:slug>/quality/duplicates/", quality.duplicates, name="quality-duplicates"),
     path("p/<slug:slug>/quality/consistency/", quality.consistency, name="quality-consistency"),
     path("p/<slug:slug>/items/<int:item_id>/", quality.item_detail, name="item"),
-    path("p/<slug:slug>/members/<str:username>/remove/", reviewing.member_remove, name="member-remove"),
+    path("p/<slug:slug>/data/", data_views.browse, name="data"),
+    path("p/<slug:slug>/data/bulk/", data_views.bulk, name="data-bulk"),
+    path("p/<slug:slug>/comments/", data_views.comments, name="comments"),
+    path("p/<slug:slug>/comments/<int:comment_id>/resolve/", data_views.resolve, name="comment-resolve"),
+    path("p/<slug:slug>/items/<int:item_id>/comments/", data_views.comment, name="item-comment"),
+    path("projects/new/", project_views.project_new, name="project-new"),
+    path("p/<slug:slug>/settings/", project_views.project_settings, name="project-settings"),
+    path("p/<slug:slug>/settings/archive/", project_views.archive, name="project-archive"),
+    path("p/<slug:slug>/settings/unarchive/", project_views.unarchive, name="project-unarchive"),
+    path("p/<slug:slug>/settings/delete/", project_views.delete, name="project-delete"),
+    path("p/<slug:slug>/guidelines/", project_views.guidelines, name="guidelines"),
+    path("p/<slug:slug>/guidelines/edit/", project_views.guidelines_edit, name="guidelines-edit"),
+    path("p/<slug:slug>/guidelines/preview/", project_views.guidelines_preview, name="guidelines-preview"),
+    path("p/<slug:slug>/guidelines/v<int:number>/", project_views.guidelines_version, name="guidelines-version"),
+    path("p/<slug:slug>/audit/", project_views.audit, name="audit"),
+    path("p/<slug:slug>/members/", member_views.members_page, name="members"),
+    path("p/<slug:slug>/members/add/", member_views.add_member, name="member-add"),
+    path("p/<slug:slug>/members/<str:username>/role/", member_views.change_role, name="member-role"),
+    path("p/<slug:slug>/members/<str:username>/remove/", member_views.remove_member, name="member-remove"),
+    path("p/<slug:slug>/invites/", member_views.create_invite, name="invite-create"),
+    path("p/<slug:slug>/invites/<int:invite_id>/revoke/", member_views.revoke_invite, name="invite-revoke"),
+    path("invite/<str:token>/", member_views.sign_up, name="sign-up"),
+    path("account/tokens/", member_views.tokens, name="tokens"),
+    path("account/tokens/<int:token_id>/revoke/", member_views.revoke_token, name="token-revoke"),
 ]

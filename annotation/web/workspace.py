@@ -3,6 +3,7 @@
 import contextlib
 import re
 import uuid
+from functools import wraps
 
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
@@ -13,12 +14,13 @@ from annotation.assignment import annotation_submit, assignment_next, assignment
 from annotation.drafts import draft_current, draft_keep, draft_save
 from annotation.errors import Conflict, Gone, InvalidInput
 from annotation.guidance import guidance
+from annotation.guidelines import guidelines_notice
 from annotation.markdown import render_markdown
 from annotation.models import Assignment
 from annotation.payloads import is_ranked
-from annotation.selectors import membership_for, own_assignment
-from annotation.taxonomy import CRITERIA, HARM_CATEGORIES, PAIRWISE_KINDS, REFUSAL_STYLES, STRENGTHS
-from annotation.web.auth import session_required
+from annotation.selectors import NoLongerMember, assignment_missing, membership_for, own_assignment
+from annotation.taxonomy import CRITERIA, PAIRWISE_KINDS, REFUSAL_STYLES, STRENGTHS
+from annotation.web.auth import session_required, wants_json
 from annotation.web.forms import (
     DraftForm,
     HintsForm,
@@ -88,7 +90,7 @@ def task_context(
         "errors": errors or {},
         "pairwise": item.kind in PAIRWISE_KINDS,
         "refusal_styles": REFUSAL_STYLES,
-        "harm_categories": HARM_CATEGORIES,
+        "harm_categories": membership.project.harm_categories,
         "strengths": STRENGTHS,
         "criteria": CRITERIA,
         "skip_reasons": SKIP_REASONS,
@@ -104,9 +106,10 @@ def task_context(
     return context
 
 
-def _render_task(request, membership, assignment, status=200, **extra):
+def _render_task(request, membership, assignment, status=200, guidelines_notice=None, **extra):
     template = "annotation/annotate.html#task" if request.htmx else "annotation/annotate.html"
     context = task_context(membership, assignment, **extra)
+    context["guidelines_notice"] = guidelines_notice
     context["guidelines_html"] = "" if request.htmx else render_markdown(membership.project.guidelines)
     response = render(request, template, context, status=status)
     patch_vary_headers(response, ["HX-Request"])
@@ -114,10 +117,14 @@ def _render_task(request, membership, assignment, status=200, **extra):
 
 
 def _next(request, membership, notice=None):
-    assignment = assignment_next(project=membership.project, user=request.user)
+    try:
+        assignment = assignment_next(project=membership.project, user=request.user)
+    except Conflict as exc:
+        return _render_task(request, membership, None, status=exc.status, notice=exc.message, notice_warn=True)
     if assignment is not None and assignment.resumed:
         notice = " ".join(filter(None, [notice, "Your lease on this item had run out; your draft is back."]))
-    return _render_task(request, membership, assignment, notice=notice)
+    changed = guidelines_notice(membership) if assignment is not None else None
+    return _render_task(request, membership, assignment, notice=notice, guidelines_notice=changed)
 
 
 @session_required
@@ -155,10 +162,46 @@ def _refused(request, membership, assignment, status, *, version, errors=None, n
     )
 
 
+def _membership(request, slug, pk):
+    """The requester's membership; NoLongerMember (a 403 that says so) when they left the project that holds
+    their assignment `pk`, and 404 as before for anyone else."""
+    try:
+        return membership_for(request.user, slug)
+    except Http404:
+        assignment_missing(pk, request.user, project__slug=slug)
+
+
+KEPT_FIELDS = [("response", "Response"), ("rationale", "Rationale"), ("better_response", "Better response")]
+
+
+def _posted_texts(data) -> list[tuple[str, str]]:
+    texts = [(label, data.get(name, "")) for name, label in KEPT_FIELDS]
+    texts += [("Follow-up turn", text) for text in [*data.getlist("turn_user"), *data.getlist("turn_assistant")]]
+    return [(label, text) for label, text in texts if text.strip()]
+
+
+def removed_member_answered(view):
+    """A removed member's post gets the 403 message: as JSON for the page's scripts (which keep the text on
+    screen), else on a page that shows the posted text back, so none of it is lost."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except NoLongerMember as exc:
+            if request.htmx or wants_json(request):
+                return JsonResponse({"detail": str(exc)}, status=403)
+            context = {"message": str(exc), "kept": _posted_texts(request.POST)}
+            return render(request, "members/no_longer_member.html", context, status=403)
+
+    return wrapper
+
+
 @session_required
 @require_POST
+@removed_member_answered
 def submit(request, slug, pk):
-    membership = membership_for(request.user, slug)
+    membership = _membership(request, slug, pk)
     assignment = _assignment_in(membership, pk)
     payload = payload_from_form(assignment.item, assignment, request.POST)
     form = TaskSubmitForm(request.POST)
@@ -189,8 +232,9 @@ def submit(request, slug, pk):
 
 @session_required
 @require_POST
+@removed_member_answered
 def skip(request, slug, pk):
-    membership = membership_for(request.user, slug)
+    membership = _membership(request, slug, pk)
     _assignment_in(membership, pk)
     try:
         reason = cleaned(SkipForm(request.POST))["reason"]
@@ -203,9 +247,10 @@ def skip(request, slug, pk):
 
 @session_required
 @require_POST
+@removed_member_answered
 def draft(request, slug, pk):
     """Autosave: the raw form as a draft; 409 when another tab saved a newer version."""
-    membership = membership_for(request.user, slug)
+    membership = _membership(request, slug, pk)
     _assignment_in(membership, pk)
     return draft_saved(
         lambda: draft_save(
@@ -228,8 +273,9 @@ def draft_saved(save) -> JsonResponse:
 
 @session_required
 @require_POST
+@removed_member_answered
 def hints(request, slug, pk):
-    membership = membership_for(request.user, slug)
+    membership = _membership(request, slug, pk)
     assignment = _assignment_in(membership, pk)
     form = HintsForm(request.POST)
     if not form.is_valid():

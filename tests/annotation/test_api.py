@@ -4,12 +4,11 @@ import uuid
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from annotation.item_import import HTTP_MAX_IMPORT_BYTES, HTTP_MAX_IMPORT_LINES
 from annotation.models import Annotation, Item
-from tests.conftest import demo_rows
+from tests.conftest import api_key, demo_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def client_for(user):
     client = APIClient()
     if user is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_key(user)}")
     return client
 
 
@@ -31,7 +30,7 @@ def import_rows(client, rows, slug="demo"):
 
 def test_it_trades_a_password_for_a_token(users):
     response = APIClient().post("/api/v1/auth/token/", {"username": "ann1", "password": "pw-ann1"}, format="json")
-    assert response.status_code == 200 and len(response.json()["token"]) == 40
+    assert response.status_code == 200 and response.json()["token"].startswith("qrm_")
     bad = APIClient().post("/api/v1/auth/token/", {"username": "ann1", "password": "wrong"}, format="json")
     assert bad.status_code == 400
 
@@ -62,7 +61,11 @@ def test_the_whole_loop_over_http(project, users):
             "gold": {"choice": 1},
         }
     ]
-    assert import_rows(admin, rows).json() == {"created": 3, "by_kind": {"demonstration": 2, "preference": 1}}
+    rows[0]["meta"] = {"client_ref": "a-17"}
+    answer = import_rows(admin, rows).json()
+    assert (answer["created"], answer["by_kind"]) == (3, {"demonstration": 2, "preference": 1})
+    assert [(row["line"], row["meta"]) for row in answer["items"]] == [(1, {"client_ref": "a-17"}), (2, {}), (3, {})]
+    assert sorted(row["id"] for row in answer["items"]) == sorted(Item.objects.values_list("id", flat=True))
 
     seen = []
     while (response := annotator.post("/api/v1/projects/demo/assignments/next/")).status_code == 200:

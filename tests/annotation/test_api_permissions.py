@@ -4,11 +4,10 @@ import json
 import uuid
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from annotation.assignment import assignment_next
-from tests.conftest import demo_rows
+from tests.conftest import api_key, demo_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +30,7 @@ MATRIX = [
     (
         "post",
         "/api/v1/projects/demo/members/",
-        {"username": "ann2", "role": "reviewer"},
+        {"username": "outsider", "role": "reviewer"},
         {"admin": 201, "reviewer": 403, "ann1": 403, "outsider": 404, None: 401},
     ),
     (
@@ -79,7 +78,7 @@ def test_it_enforces_membership_and_role(project, users, make_items, who, method
     assignment = assignment_next(project=project, user=users["ann1"])
     client = APIClient()
     if who:
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=users[who]).key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_key(users[who])}")
     url = url.replace("{own}", str(assignment.id))
     if body and body.get("client_id") == "SET":
         body = {**body, "client_id": str(uuid.uuid4())}
@@ -94,7 +93,7 @@ def test_it_enforces_membership_and_role(project, users, make_items, who, method
 
 def test_outsiders_do_not_see_the_project_in_lists(project, users):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=users['outsider']).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_key(users['outsider'])}")
     assert client.get("/api/v1/projects/").json() == []
 
 

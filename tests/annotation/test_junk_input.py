@@ -8,14 +8,13 @@ import uuid
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
-from rest_framework.authtoken.models import Token
 from rest_framework.views import APIView
 
 from annotation import assignment as engine
 from annotation.api.renderers import BrowsableAPIRenderer, JSONRenderer
 from annotation.documents import document_import
 from annotation.models import Item
-from tests.conftest import demo_rows
+from tests.conftest import api_key, demo_rows
 from training.models import Snapshot
 
 pytestmark = pytest.mark.django_db
@@ -147,7 +146,7 @@ def test_junk_never_gets_a_500(world, name):
     admin = world["admin"]
     web = Client(raise_request_exception=False)
     web.force_login(admin)
-    api = Client(raise_request_exception=False, HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=admin).key}")
+    api = Client(raise_request_exception=False, HTTP_AUTHORIZATION=f"Token {api_key(admin)}")
     client = api if ROUTES[name].startswith("api/") else web
     failures = []
     for huge in (False, True):

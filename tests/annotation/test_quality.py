@@ -4,7 +4,6 @@ import json
 import uuid
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from annotation import neardup
@@ -15,7 +14,7 @@ from annotation.metrics.coverage import safety_balance, task_type_mix, under_cov
 from annotation.metrics.project import pairwise_metrics
 from annotation.models import Annotation, Item
 from annotation.neardup import clusters, near_duplicates_of
-from tests.conftest import demo_rows
+from tests.conftest import api_key, demo_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -253,12 +252,12 @@ def test_every_dashboard_table_downloads_as_csv(project, users, make_items, page
 def test_the_metrics_api_serves_the_same_figures(project, users, make_items):
     make_items(project, pair_rows(2))
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=users['reviewer']).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_key(users['reviewer'])}")
     body = client.get("/api/v1/projects/demo/metrics/").json()
     assert set(body) == {"pairwise", "coverage", "consistency", "near_duplicates"}
     assert body["pairwise"]["judgments"] == 0
     annotator = APIClient()
-    annotator.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=users['ann1']).key}")
+    annotator.credentials(HTTP_AUTHORIZATION=f"Token {api_key(users['ann1'])}")
     assert annotator.get("/api/v1/projects/demo/metrics/").status_code == 403
 
 

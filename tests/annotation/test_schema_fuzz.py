@@ -11,7 +11,6 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -21,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from config.wsgi import application
-from tests.conftest import demo_rows
+from tests.conftest import api_key, demo_rows
 
 EXAMPLES = 15
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -61,9 +60,23 @@ def world(project, users, make_items, django_capture_on_commit_callbacks):
         },
         snapshot=snapshot,
     )
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from annotation.api_tokens import token_create
+    from annotation.documents import document_import
+    from annotation.import_jobs import import_job_create
+    from annotation.invites import invite_create
+    from annotation.models import Comment
+
+    upload = SimpleUploadedFile("a.jsonl", b'{"kind": "demonstration", "prompt": "fuzz"}\n')
     return {
         "slug": project.slug,
         "assignment": assignment.id,
+        "auth": token_create(user=users["admin"], name="fuzzed")[0],
+        "comments": Comment.objects.create(project=project, item=assignment.item, author=users["admin"], text="c"),
+        "documents": document_import(project=project, user=users["admin"], title="D", domain="d", text="Some text."),
+        "imports": import_job_create(project=project, by=users["admin"], upload=upload),
+        "invites": invite_create(project=project, by=users["admin"], role="annotator")[0],
         "cycle": cycle,
         "snapshot": snapshot,
         "run": run,
@@ -94,8 +107,11 @@ def _existing(case, world) -> None:
             "runs": world["run"],
             "models": world["model"],
             "cycles": world["cycle"],
+            **{name: world[name] for name in ("auth", "comments", "documents", "imports", "invites")},
         }
         params["id"] = known[kind].id if kind in known else world["assignment"]
+    if "username" in params:
+        params["username"] = "ann1"
     if "name" in params:
         params["name"] = world["snapshot"].files[0]
     case.path_parameters = params
@@ -104,9 +120,9 @@ def _existing(case, world) -> None:
 @pytest.mark.django_db
 def test_every_operation_answers_as_its_schema_says(world, in_process):
     schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", in_process)
-    headers = {"Authorization": f"Token {Token.objects.create(user=world['admin']).key}"}
+    headers = {"Authorization": f"Token {api_key(world['admin'])}"}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 35
+    assert len(operations) == 64
 
     failures = []
     for operation in operations:

@@ -8,6 +8,7 @@ from django.utils import timezone
 from annotation.assignment import annotation_submit, assignment_next, assignment_skip, leases_reclaim
 from annotation.errors import Conflict, Gone, InvalidInput
 from annotation.models import Annotation, Assignment, Item, Membership
+from annotation.selectors import NoLongerMember
 from tests.conftest import demo_rows
 
 pytestmark = pytest.mark.django_db
@@ -149,7 +150,7 @@ def test_only_the_assignee_who_is_still_a_member_can_submit(project, users, make
     with pytest.raises(Http404):
         annotation_submit(assignment_id=assignment.id, user=users["ann2"], client_id=uuid.uuid4(), payload=ANSWER)
     Membership.objects.filter(user=users["ann1"]).delete()
-    with pytest.raises(Http404):
+    with pytest.raises(NoLongerMember, match="no longer a member"):
         submit(assignment)
 
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from annotation.assignment import assignment_next
 from annotation.models import Annotation, Assignment, Draft
-from tests.conftest import demo_rows, login
+from tests.conftest import api_key, demo_rows, login
 
 pytestmark = pytest.mark.django_db
 
@@ -357,12 +357,11 @@ def lapse(assignment, other_user):
 
 
 def test_the_api_offers_a_lapsed_draft_back_before_a_new_item(project, users, make_items):
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
     make_items(project, demo_rows(3))
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=users['ann1']).key}")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {api_key(users['ann1'])}")
     first = api.post("/api/v1/projects/demo/assignments/next/").json()
     saved = api.put(f"/api/v1/assignments/{first['id']}/draft/", {"payload": {"response": "Half"}}, format="json")
     assert saved.status_code == 200

@@ -178,6 +178,9 @@ def test_an_rq_worker_trains_a_queued_run_and_registers_its_model(rq_worker, que
     assert set(run.metrics["stages"]) == {"sft", "dpo"}
     assert ModelVersion.objects.get().run == run
     queue = django_rq.get_queue("training")
+    deadline = time.monotonic() + 30  # RQ files the job as finished just after the task's own last write
+    while not queue.finished_job_registry.get_job_ids() and time.monotonic() < deadline:
+        time.sleep(0.2)
     (job_id,) = queue.finished_job_registry.get_job_ids()
     job = queue.fetch_job(job_id)
     assert (job.func_name, list(job.args), job.timeout) == ("training.tasks.training_run_task", [run.id], 7 * 24 * 3600)

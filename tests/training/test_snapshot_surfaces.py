@@ -4,10 +4,9 @@ import json
 import pytest
 from django.core.management import call_command
 from django.test import Client
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.conftest import login
+from tests.conftest import api_key, login
 from tests.training.conftest import build
 from training.models import Snapshot
 
@@ -16,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 def api(user):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_key(user)}")
     return client
 
 

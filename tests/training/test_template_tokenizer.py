@@ -1,9 +1,9 @@
 """A snapshot's `template_tokenizer` names a hub id or a folder under MODELS_ROOT, and nothing else on the server."""
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tests.conftest import api_key
 from training.snapshots.config import TOKENIZER_RULE
 
 pytestmark = pytest.mark.django_db
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def admin_api(project, users):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=users['admin']).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_key(users['admin'])}")
     return client
 
 
