@@ -11,7 +11,8 @@ from collections import Counter
 from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
 from annotation.drafts import draft_resume
@@ -35,8 +36,21 @@ RESUME_TRIES = 5  # lapsed drafts looked at per request, newest first
 
 
 def _release_slots(item_ids) -> None:
+    """Give ended leases' slots back, never past the item's overlap: after an admin lowers the overlap, an item can
+    hold more live leases than it now wants, and those leases' ends must not reopen it. (A lease claimed meanwhile
+    is not yet visible to the count, which only errs toward giving the slot back, as that claim took one.)"""
+    live = (
+        Assignment.objects.filter(item=OuterRef("pk"), status=Status.ACTIVE, repeat_of__isnull=True)
+        .values("item")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    overlap = Project.objects.filter(id=OuterRef("project_id")).values("overlap")
+    room = Subquery(overlap) + F("extra_overlap") - F("completed_count") - Coalesce(Subquery(live), 0)
     for item_id, count in Counter(item_ids).items():
-        Item.objects.filter(id=item_id, is_gold=False).update(open_slots=F("open_slots") + count)
+        Item.objects.filter(id=item_id, is_gold=False).update(
+            open_slots=Greatest(Least(F("open_slots") + count, room), 0)
+        )
 
 
 def leases_reclaim(*, project: Project) -> int:

@@ -107,7 +107,7 @@ def _exclusion_set(*, project: Project, by, item_ids: list[int], reason: str) ->
         project=project,
         action=Action.ITEM_EXCLUDE if reason else Action.ITEM_INCLUDE,
         target=_target(item_ids),
-        before={str(item_id): old for item_id, old in before.items()},
+        before={str(item_id): old for item_id, old in list(before.items())[:AUDITED_IDS]} | {"count": len(before)},
         after=_ids(sorted(before), reason=reason),
     )
     return changed
@@ -228,5 +228,8 @@ def _target(item_ids: list[int]) -> str:
     return f"item {item_ids[0]}" if len(item_ids) == 1 else f"{len(item_ids)} items"
 
 
+AUDITED_IDS = 100  # an audit event names this many items at most, and counts them all
+
+
 def _ids(item_ids: list[int], **extra) -> dict:
-    return {"items": item_ids, **extra}
+    return {"items": item_ids[:AUDITED_IDS], "count": len(item_ids), **extra}

@@ -92,7 +92,10 @@ def items_browse(
     if created_to:
         items = items.filter(created_at__date__lte=created_to)
     if q:
-        items = items.filter(id__in=_search(project, q, search_limit))
+        # The first N matches of each source stand for the answer only when nothing else narrows it.
+        narrowed = any([kind, task_type, domain, status, annotator, agreement, review_status, created_from, created_to])
+        unlimited = narrowed or gold is not None
+        items = items.filter(id__in=_search(project, q, None if unlimited else search_limit))
     return items.order_by(*_ordering(sort))
 
 

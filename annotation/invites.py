@@ -87,7 +87,8 @@ def _mail(invite: Invite, link: str, by) -> bool:
 
 def pending_invites(project: Project):
     """The project's invites that can still be used, newest first."""
-    return project.invites.filter(used_at=None, revoked_at=None, expires_at__gt=timezone.now()).order_by("-id")
+    live = project.invites.filter(used_at=None, revoked_at=None, expires_at__gt=timezone.now())
+    return live.select_related("created_by").order_by("-id")
 
 
 def invite_admin(user, invite_id: int) -> Membership:
@@ -120,7 +121,8 @@ def _claim(invite: Invite, user) -> None:
 
 
 def _join(invite: Invite, user) -> Membership:
-    membership, _ = Membership.objects.get_or_create(project=invite.project, user=user, defaults={"role": invite.role})
+    joined = {"role": invite.role, "guidelines_seen": invite.project.guidelines_version}
+    membership, _ = Membership.objects.get_or_create(project=invite.project, user=user, defaults=joined)
     audit_record(
         actor=user,
         project=invite.project,

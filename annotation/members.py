@@ -20,6 +20,9 @@ def _role(role: str) -> str:
 
 
 def _member(project: Project, username: str) -> Membership:
+    # One membership change at a time per project: two admins demoting each other would otherwise lock each
+    # other's rows in opposite orders (a deadlock) before either reached the last-admin check.
+    Project.objects.select_for_update(no_key=True).filter(id=project.id).first()
     membership = (
         Membership.objects.select_for_update(of=("self",))
         .select_related("user")
@@ -54,7 +57,8 @@ def member_add(*, project: Project, by, username: str, role: str) -> Membership:
     user = get_user_model().objects.filter(username=username).first()
     if user is None:
         raise InvalidInput(f"No user named {username!r}; invite them instead.", field="username")
-    membership, created = Membership.objects.get_or_create(project=project, user=user, defaults={"role": role})
+    joined = {"role": role, "guidelines_seen": project.guidelines_version}
+    membership, created = Membership.objects.get_or_create(project=project, user=user, defaults=joined)
     if not created:
         raise Conflict(
             f"{username} is already a member (as {membership.role}); change their role instead.", field="username"

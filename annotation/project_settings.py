@@ -5,7 +5,7 @@ import math
 import re
 
 from django.db import transaction
-from django.db.models import ProtectedError
+from django.db.models import Count, ProtectedError
 from django.utils import timezone
 
 from annotation.audit import Action, audit_record, changes
@@ -152,6 +152,7 @@ def project_update(*, project: Project, by, **fields) -> Project:
         before, after = changes({name: getattr(locked, name) for name in checked}, checked)
         if not after:
             return locked
+        _labels_still_used(locked, before, after)
         for name, value in after.items():
             setattr(locked, name, value)
             setattr(project, name, value)
@@ -162,6 +163,30 @@ def project_update(*, project: Project, by, **fields) -> Project:
         if "overlap" in after:
             open_slots_recount(project=locked)
     return locked
+
+
+_LABEL_COLUMNS = {"kinds": "kind", "task_types": "task_type", "harm_categories": "harm_category"}
+
+
+def _labels_still_used(project: Project, before: dict, after: dict) -> None:
+    """Refuse to drop a kind, task type or harm category that items still carry: their export would no longer
+    import back, and the dashboards would count a category nobody can choose."""
+    errors = []
+    for field, column in _LABEL_COLUMNS.items():
+        if field not in after:
+            continue
+        dropped = set(before[field]) - set(after[field])
+        used = (
+            project.items.filter(**{f"{column}__in": dropped})
+            .values_list(column)
+            .annotate(n=Count("id"))
+            .order_by(column)
+        )
+        if used := list(used):
+            named = ", ".join(f"{label} ({n} item{'s' if n != 1 else ''})" for label, n in used)
+            errors.append({"field": field, "message": f"still used by items: {named}; keep it"})
+    if errors:
+        raise InvalidInput(f"{errors[0]['field']}: {errors[0]['message']}", field=errors[0]["field"], errors=errors)
 
 
 def _set_archived(project: Project, by, archived: bool) -> Project:
@@ -195,11 +220,11 @@ def project_unarchive(*, project: Project, by) -> Project:
 
 
 def project_delete(*, project: Project, by, confirm_name: str) -> None:
-    """Delete the project and all its data, for good: only its admins, and only when `confirm_name` is its name or
-    slug exactly. The audit event stays (its project becomes null, its slug is kept)."""
+    """Delete the project and all its data, for good: only its admins, and only when `confirm_name` is its name
+    exactly. The audit event stays (its project becomes null, its slug is kept)."""
     if not Membership.objects.filter(project=project, user=by, role=Role.ADMIN).exists():
         raise Conflict("Only the project's admins can delete it.")
-    if not isinstance(confirm_name, str) or confirm_name not in (project.name, project.slug):
+    if not isinstance(confirm_name, str) or confirm_name != project.name:
         raise InvalidInput("Type the project's name exactly to confirm the deletion.", field="confirm")
     try:
         with transaction.atomic():

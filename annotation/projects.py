@@ -1,11 +1,15 @@
 """Creating projects, and keeping archived ones read-only (members: annotation/members.py)."""
 
+import re
+
 from django.db import IntegrityError, transaction
 
 from annotation.audit import Action, audit_record
-from annotation.errors import Conflict
+from annotation.errors import Conflict, InvalidInput
 from annotation.models import Membership, Project
 from annotation.taxonomy import Role
+
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 
 
 def ensure_writable(project: Project) -> None:
@@ -16,6 +20,8 @@ def ensure_writable(project: Project) -> None:
 
 def project_create(*, creator, **fields) -> Project:
     """Create a project with `creator` as its first admin."""
+    if not SLUG.fullmatch(fields.get("slug") or ""):
+        raise InvalidInput("The slug is lower-case letters, digits and '-' (not first).", field="slug")
     try:
         with transaction.atomic():
             project = Project.objects.create(created_by=creator, **fields)

@@ -13,6 +13,7 @@ from annotation.item_validation import gold_errors
 from annotation.models import Adjudication, Annotation, Item, Membership, RejectReason, Review
 from annotation.payloads import is_ranked, ranking_errors, strength_error, validate_payload
 from annotation.projects import ensure_writable
+from annotation.slots import open_slots_recount
 from annotation.taxonomy import MAX_RATIONALE_CHARS, PAIRWISE_KINDS, TIE, Kind
 from annotation.text import clean, clean_fields
 
@@ -191,6 +192,8 @@ def item_set_gold(*, membership: Membership, item_id: int, gold) -> Item:
     before = item.gold
     item.gold, item.is_gold = gold, gold is not None
     item.save(update_fields=["gold", "is_gold"])
+    if gold is None:
+        open_slots_recount(project=membership.project, item_ids=[item.id])  # gold work never took a slot
     audit_record(
         actor=membership.user,
         project=membership.project,

@@ -38,18 +38,6 @@ def project_progress(membership: Membership) -> dict[str, int]:
     return counts
 
 
-def items_for_staff(membership: Membership, *, kind=None, task_type=None) -> QuerySet[Item]:
-    """All items of the project, gold answers included: reviewers and admins only."""
-    if membership.role not in STAFF_ROLES:
-        raise PermissionDenied("Only reviewers and admins list items.")
-    items = Item.objects.filter(project=membership.project)
-    if kind:
-        items = items.filter(kind=kind)
-    if task_type:
-        items = items.filter(task_type=task_type)
-    return items.order_by("id")
-
-
 def annotations_for(
     membership: Membership, *, kind=None, annotator=None, item=None, since=None, until=None
 ) -> QuerySet[Annotation]:

@@ -1,4 +1,5 @@
-"""API keys made before tokens were named and hashed keep working: each DRF authtoken key becomes an ApiToken."""
+"""API keys made before tokens were named and hashed keep working: each DRF authtoken key becomes an ApiToken,
+and the plaintext keys are deleted."""
 
 import hashlib
 
@@ -13,6 +14,7 @@ def hash_old_keys(apps, schema_editor):
     with connection.cursor() as cursor:
         cursor.execute("SELECT key, user_id FROM authtoken_token")
         rows = cursor.fetchall()
+        cursor.execute("DELETE FROM authtoken_token")  # the plaintext keys go; their hashes stay below
     ApiToken.objects.bulk_create(
         ApiToken(
             user_id=user_id,

@@ -43,6 +43,7 @@ def _browse_context(membership, form: BrowseForm) -> dict:
         "more": more,
         "page": page,
         "pages": pages,
+        "last_page": min(pages, MAX_PAGE),
         "sort": form.cleaned_data["sort"],
         "columns": _columns(form.cleaned_data["sort"]),
         "is_admin": membership.role == Role.ADMIN,

@@ -10,11 +10,13 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from annotation.assignment import annotation_submit, assignment_next
+from annotation.audit import Action
+from annotation.bulk_actions import items_gold_clear
 from annotation.item_import import item_import
 from annotation.models import AuditEvent, Item, Membership
 from annotation.projects import project_create
 from annotation.review import adjudicate
-from tests.conftest import api_key, login
+from tests.conftest import api_key, demo_rows, login
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +58,7 @@ def test_requeue_reopens_a_complete_item_for_a_new_annotator(project, users, mak
     assert (item.extra_overlap, item.open_slots) == (1, 1)
     assert assignment_next(project=project, user=users["outsider"]).item_id == item.id
     event = AuditEvent.objects.get(action="item.requeue")
-    assert event.after == {"items": [item.id], "extra": 1} and event.actor == users["admin"]
+    assert event.after == {"items": [item.id], "count": 1, "extra": 1} and event.actor == users["admin"]
 
 
 def test_requeue_through_the_api_by_filter(project, users, make_items):
@@ -125,7 +127,7 @@ def test_exclusion_needs_a_reason_and_is_audited(project, users, make_items, bro
     item.refresh_from_db()
     assert item.excluded_reason == "The passage is truncated"
     event = AuditEvent.objects.get(action="item.exclude")
-    assert event.before == {str(item.id): ""} and event.after["reason"] == "The passage is truncated"
+    assert event.before == {str(item.id): "", "count": 1} and event.after["reason"] == "The passage is truncated"
     assert (
         web_bulk(browser_client, token, {"action": "include", "scope": "checked", "item": item.id}).status_code == 302
     )
@@ -214,3 +216,28 @@ def test_an_archived_project_refuses_bulk_changes(project, users, make_items):
     assert response.status_code == 409
     item.refresh_from_db()
     assert item.extra_overlap == 0
+
+
+def test_a_gold_item_unmarked_after_its_gold_work_reopens_only_its_missing_slots(project, users, make_items):
+    [item] = make_items(project, [{"kind": "demonstration", "prompt": "Known", "gold": {"response": "Answer"}}])
+    project.gold_rate = 1.0
+    project.save()
+    for name in ("ann1", "ann2", "reviewer"):  # gold work takes no slot; overlap is 2
+        assignment = assignment_next(project=project, user=users[name])
+        annotation_submit(
+            assignment_id=assignment.id, user=users[name], client_id=uuid.uuid4(), payload={"response": "r"}
+        )
+    admin = Membership.objects.get(project=project, user=users["admin"])
+    items_gold_clear(membership=admin, item_ids=[item.id])
+    item.refresh_from_db()
+    assert (item.is_gold, item.completed_count, item.open_slots) == (False, 3, 0)
+
+
+def test_an_action_on_many_items_keeps_its_audit_event_small(project, users, make_items):
+    from annotation.bulk_actions import AUDITED_IDS, items_exclude
+
+    items = make_items(project, demo_rows(AUDITED_IDS + 50))
+    items_exclude(project=project, by=users["admin"], item_ids=[item.id for item in items], reason="Off-topic")
+    event = AuditEvent.objects.get(action=Action.ITEM_EXCLUDE)
+    assert event.after["count"] == event.before["count"] == AUDITED_IDS + 50
+    assert len(event.after["items"]) == AUDITED_IDS and len(event.before) == AUDITED_IDS + 1

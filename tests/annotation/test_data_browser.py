@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from annotation.assignment import annotation_submit, assignment_next, assignment_skip
+from annotation.data_browser import browse_page
 from annotation.models import Item, Membership
 from annotation.review import review_decide
 from tests.conftest import api_key, login
@@ -231,3 +232,12 @@ def test_a_search_reads_only_what_its_page_and_count_need(project, users, make_i
     assert rows == [] and (count, more) == (0, False)
     rows, count, more = data_browser.browse_page(staff, {"kind": "demonstration"}, page=3, per_page=5)
     assert len(rows) == 2 and (count, more) == (12, False)
+
+
+def test_a_search_narrowed_by_another_filter_finds_every_match(project, users, make_items):
+    rows = [{"kind": "demonstration", "prompt": f"needle {i}"} for i in range(120)]
+    rows += [{"kind": "refusal", "prompt": f"needle r{i}", "safety": "should_comply"} for i in range(5)]
+    make_items(project, rows)
+    staff = Membership.objects.get(project=project, user=users["reviewer"])
+    found, count, more = browse_page(staff, {"kind": "refusal", "q": "needle", "sort": "id"}, page=1, per_page=50)
+    assert (len(found), count, more) == (5, 5, False)

@@ -342,3 +342,21 @@ def test_creating_a_project_is_audited(users):
         users["admin"],
         {"name": "Audited", "slug": "audited"},
     )
+
+
+@pytest.mark.django_db
+def test_a_new_member_is_not_shown_the_whole_guidelines_as_a_change(project, users):
+    from annotation.guidelines import guidelines_notice, guidelines_save
+    from annotation.invites import invite_accept, invite_create
+    from annotation.members import member_add
+
+    guidelines_save(project=project, by=users["admin"], text="Be kind.")
+    guidelines_save(project=project, by=users["admin"], text="Be kind and brief.")
+    added = member_add(project=project, by=users["admin"], username="outsider", role="annotator")
+    _, token = invite_create(project=project, by=users["admin"], role="annotator")
+    invited = invite_accept(token=token, username="newcomer", password="a long passphrase 42", password2=None)
+    joined = Membership.objects.get(project=project, user__username="newcomer")
+    assert guidelines_notice(added) is None and guidelines_notice(joined) is None, invited
+    guidelines_save(project=project, by=users["admin"], text="Be kind, brief and exact.")
+    added.refresh_from_db()
+    assert guidelines_notice(added) is not None

@@ -5,12 +5,14 @@ import random
 import threading
 import uuid
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.db.models import Count, Q
+from django.utils import timezone
 
-from annotation.assignment import annotation_submit, assignment_next
+from annotation.assignment import annotation_submit, assignment_next, assignment_skip, leases_reclaim
 from annotation.audit import Action
 from annotation.models import Annotation, Assignment, AuditEvent, Item, Membership
 from annotation.project_settings import project_update
@@ -52,6 +54,20 @@ def test_overlap_up_and_down_recounts_open_slots_with_leases_and_completed_work(
     # The lease held under the old overlap may still be submitted: the item ends over its new overlap, never under.
     annotation_submit(assignment_id=leased.id, user=users["ann2"], client_id=uuid.uuid4(), payload={"response": "x"})
     assert Item.objects.get(id=items[0].id).open_slots == 0
+
+
+@pytest.mark.django_db
+def test_leases_ending_after_the_overlap_was_lowered_do_not_reopen_the_item(project, users, make_items):
+    [item] = make_items(project, demo_rows(1))  # overlap 2
+    first = assignment_next(project=project, user=users["ann1"])
+    second = assignment_next(project=project, user=users["ann2"])
+    project_update(project=project, by=users["admin"], overlap=1)
+    assert Item.objects.get().open_slots == 0
+    assignment_skip(assignment_id=first.id, user=users["ann1"], reason="unsure")
+    assert Item.objects.get().open_slots == 0, "one live lease still fills the lowered overlap"
+    Assignment.objects.filter(id=second.id).update(expires_at=timezone.now() - timedelta(seconds=1))
+    leases_reclaim(project=project)
+    assert Item.objects.get().open_slots == 1 == expected_slots(project)[item.id]
 
 
 @pytest.mark.django_db

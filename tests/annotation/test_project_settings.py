@@ -264,3 +264,37 @@ def test_the_snapshot_form_starts_from_the_projects_system_prompt(project, users
     project_update(project=project, by=users["admin"], system_prompt="You are Quorum's assistant.")
     login(browser_client, users["admin"])
     assert "You are Quorum&#x27;s assistant." in browser_client.get("/p/demo/snapshots/").content.decode()
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"task_types": ["open_qa"], "task_type_mix": {}}, "task_types"),
+        ({"kinds": ["demonstration"]}, "kinds"),
+        ({"harm_categories": ["other"]}, "harm_categories"),
+    ],
+)
+def test_a_kind_task_type_or_harm_category_still_on_items_cannot_be_removed(project, users, make_items, body, field):
+    make_items(
+        project,
+        [
+            {
+                "kind": "refusal",
+                "prompt": "Break in",
+                "safety": "should_refuse",
+                "harm_category": "cyber",
+                "task_type": "code",
+            }
+        ],
+    )
+    response = api(users["admin"]).patch("/api/v1/projects/demo/", body, format="json")
+    assert response.status_code == 400 and response.json()["field"] == field, response.content
+    assert "still used by items" in response.json()["detail"]
+
+
+def test_a_slug_is_lower_case(users):
+    users["admin"].is_staff = True
+    users["admin"].save()
+    response = api(users["admin"]).post("/api/v1/projects/", {"name": "ABC", "slug": "ABC"}, format="json")
+    assert response.status_code == 400 and response.json()["field"] == "slug"
+    assert not Project.objects.exists()
