@@ -8,7 +8,7 @@ DEV_ENV := SECRET_KEY_FILE=.secret_key DEBUG=True
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test lint check-deploy bench clean
+.PHONY: install prepare run dev test lint check-deploy bench clean
 
 $(STAMP): requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -23,16 +23,23 @@ install: $(STAMP)
 	$(PYTHON) -c "import secrets; print(secrets.token_urlsafe(64))" > .secret_key
 	chmod 600 .secret_key
 
-run: $(STAMP) .secret_key
+prepare: $(STAMP) .secret_key
 	$(DEV_ENV) $(BIN)/python manage.py migrate --noinput
 	$(DEV_ENV) $(BIN)/python manage.py createcachetable
 	$(DEV_ENV) $(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(DEV_ENV) $(BIN)/python manage.py load_demo
+
+# gunicorn (gunicorn.conf.py), the task workers and the scheduler; `make dev`: Django's reloading server instead.
+run: prepare
 	$(DEV_ENV) $(BIN)/python manage.py serve
+
+dev: prepare
+	$(DEV_ENV) $(BIN)/python manage.py serve --dev
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 check-deploy: $(STAMP)
 	SECRET_KEY=$$($(PYTHON) -c "import secrets; print(secrets.token_urlsafe(64))") DEBUG=False \

@@ -8,18 +8,23 @@ item joins two clusters they merge. Each process keeps the project's LSH index i
 since it last looked, so a query costs one small read and an LSH lookup.
 
 LSH can miss a pair near the threshold; `similar_pairs` finds every pair exactly (snapshots split with it).
+datasketch (with numpy and scipy) is imported on first use: a web worker that never signs a prompt stays lean.
 """
 
+from __future__ import annotations
+
+import functools
 import re
 import threading
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-import numpy as np
-from datasketch import MinHash, MinHashLSH
 from django.db import connection, transaction
-from SetSimilaritySearch import all_pairs
 
 from annotation.models import Item, Project
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
 
 NUM_PERM = 64
 THRESHOLD = 0.7
@@ -27,7 +32,17 @@ SHINGLE_WORDS = 3
 _BATCH = 2000
 _WORD = re.compile(r"\w+", re.UNICODE)
 SCHEME = "affine32"  # hash values below 2**32: stored as 4 bytes each
-_PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME).permutations
+
+
+def _minhash(**values) -> MinHash:
+    from datasketch import MinHash
+
+    return MinHash(num_perm=NUM_PERM, seed=1, scheme=SCHEME, **values)
+
+
+@functools.cache
+def _permutations():
+    return _minhash().permutations
 
 
 def prompt_text(prompt: str, messages) -> str:
@@ -48,7 +63,7 @@ def signature(text: str) -> MinHash:
 
 
 def _signed(shingled) -> MinHash:
-    minhash = MinHash(num_perm=NUM_PERM, seed=1, permutations=_PERMUTATIONS, scheme=SCHEME)
+    minhash = _minhash(permutations=_permutations())
     minhash.update_batch(list(shingled))
     return minhash
 
@@ -62,18 +77,24 @@ def similar_pairs(texts: list[str]) -> Iterator[tuple[int, int]]:
     exactly (an all-pairs similarity join with prefix filtering), not estimated from MinHash."""
     if len(texts) < 2:
         return
+    from SetSimilaritySearch import all_pairs
+
     sets = [set(shingles(text)) for text in texts]
     for i, j, _ in all_pairs(sets, similarity_func_name="jaccard", similarity_threshold=THRESHOLD):
         yield i, j
 
 
 def _from_bytes(raw: bytes) -> MinHash:
+    import numpy as np
+
     values = np.frombuffer(raw, dtype=np.uint32).astype(np.uint64)
-    return MinHash(num_perm=NUM_PERM, seed=1, hashvalues=values, permutations=_PERMUTATIONS, scheme=SCHEME)
+    return _minhash(hashvalues=values, permutations=_permutations())
 
 
 class _ProjectIndex:
     def __init__(self):
+        from datasketch import MinHashLSH
+
         self.lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM)
         self.last_id = 0
         self.lock = threading.Lock()
@@ -159,7 +180,7 @@ def _cluster(batch: list[Item], index: _ProjectIndex, components: _Components) -
     candidates = {}
     for item in batch:
         minhash = _signed(sets[item.id])
-        item.minhash = minhash.hashvalues.astype(np.uint32).tobytes()
+        item.minhash = minhash.hashvalues.astype("uint32").tobytes()
         with index.lock:
             index.lsh.insert(item.id, minhash, check_duplication=False)
         candidates[item.id] = minhash

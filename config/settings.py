@@ -2,7 +2,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.env import env_bool, env_int, env_list, env_str, strong_secret
+from config.env import env_bool, env_choice, env_int, env_list, env_str, strong_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -115,6 +115,15 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# With a bucket, uploads and snapshot files go to S3-compatible storage (django-storages); credentials come from
+# boto3's usual sources (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the node's role). Model weights, runs and
+# cycle answers stay on the shared MEDIA_ROOT (docs/deployment.md).
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME", "")
+if AWS_STORAGE_BUCKET_NAME:
+    AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL", "") or None
+    AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME", "") or None
+    # Like the file system: a new file never replaces another of the same name.
+    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {"file_overwrite": False}}
 
 # Invite links by mail: printed on the console in development, sent over SMTP otherwise.
 EMAIL_BACKEND = env_str(
@@ -191,6 +200,8 @@ if REDIS_URL:
 
 # Production hardening; `manage.py check --deploy` is clean when DEBUG is False.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# Load balancers probe these over plain HTTP (config/health.py).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^version$"]
 # Only behind a proxy that sets this header itself (and strips it from clients): e.g. X-Forwarded-Proto.
 PROXY_SSL_HEADER = env_str("SECURE_PROXY_SSL_HEADER", "")
 SECURE_PROXY_SSL_HEADER = ("HTTP_" + PROXY_SSL_HEADER.upper().replace("-", "_"), "https") if PROXY_SSL_HEADER else None
@@ -205,9 +216,12 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": "INFO"},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
+# Shown by /version; without it the commit is read with `git rev-parse HEAD` when the checkout has one.
+GIT_COMMIT = env_str("GIT_COMMIT", "")

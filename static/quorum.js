@@ -234,15 +234,16 @@
     }
     if (isTyping(event.target) || event.ctrlKey || event.metaKey || event.altKey) return;
     const digit = event.code.startsWith("Digit") ? Number(event.code.slice(5)) : 0;
-    const onRadio = event.target.type === "radio";
+    // Arrows always pick A/B/tie, also from the choice radios, where the browser would move along the group instead.
+    const arrowsChoose = event.target.type !== "radio" || event.target.name === "choice";
     let handled = true;
     if (event.key === "?") openDialog("help");
     else if (event.key === "g" || event.key === "G") toggleGuidelines();
     else if ((event.key === "s" || event.key === "S") && f && f.dataset.kind) openDialog("skip-dialog");
     else if (event.shiftKey && digit >= 1 && digit <= 3) choose("strength", STRENGTHS[digit - 1]);
-    else if (digit === 1 || (event.key === "ArrowLeft" && !onRadio)) choose("choice", "left");
-    else if (digit === 2 || (event.key === "ArrowRight" && !onRadio)) choose("choice", "right");
-    else if (digit === 3 || (event.key === "ArrowDown" && !onRadio)) choose("choice", "tie");
+    else if (digit === 1 || (event.key === "ArrowLeft" && arrowsChoose)) choose("choice", "left");
+    else if (digit === 2 || (event.key === "ArrowRight" && arrowsChoose)) choose("choice", "right");
+    else if (digit === 3 || (event.key === "ArrowDown" && arrowsChoose)) choose("choice", "tie");
     else handled = false;
     if (handled) event.preventDefault();
   });

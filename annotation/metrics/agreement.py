@@ -2,7 +2,8 @@
 
 Labels come from `Annotation.preference_score` (signed strength between responses 0 and 1): the nominal label
 is which response won, or a tie; the ordinal label is the signed strength itself (-3 … +3).
-Krippendorff's alpha comes from `krippendorff`, Fleiss' and Cohen's kappa from statsmodels.
+Krippendorff's alpha comes from `krippendorff`; Fleiss' and Cohen's kappa are computed here (the same figures as
+statsmodels, without loading statsmodels, scipy and pandas into a web worker that shows them).
 """
 
 from dataclasses import dataclass
@@ -68,8 +69,6 @@ def category_counts(item: np.ndarray, label: np.ndarray, categories: int) -> np.
 
 def fleiss_kappa(table: np.ndarray) -> float | None:
     """Fleiss' kappa over the items rated by the most common number of annotators (it needs equal counts)."""
-    from statsmodels.stats.inter_rater import fleiss_kappa as reference
-
     totals = table.sum(axis=1)
     usable = totals >= 2
     if not usable.any():
@@ -78,13 +77,20 @@ def fleiss_kappa(table: np.ndarray) -> float | None:
     rows = table[totals == raters]
     if len(rows) < 2 or (rows.sum(axis=0) > 0).sum() < 2:
         return None
-    return float(reference(rows, method="fleiss"))
+    agreement = ((rows * (rows - 1)).sum(axis=1) / (raters * (raters - 1))).mean()
+    chance = ((rows.sum(axis=0) / rows.sum()) ** 2).sum()
+    return float((agreement - chance) / (1 - chance))
+
+
+def cohen_kappa(table: np.ndarray) -> float:
+    """Cohen's kappa of a two-rater confusion table (rows: the first rater's labels, columns: the second's)."""
+    n = table.sum()
+    chance = (table.sum(axis=1) @ table.sum(axis=0)) / n**2
+    return float((np.trace(table) / n - chance) / (1 - chance))
 
 
 def pairwise_cohen(judgments: Judgments, min_common: int = 10) -> list[dict]:
     """Cohen's kappa for every pair of annotators who judged at least `min_common` items in common."""
-    from statsmodels.stats.inter_rater import cohens_kappa
-
     people, person = np.unique(judgments.annotator, return_inverse=True)
     order = np.lexsort((person, judgments.item))
     item, person, label = judgments.item[order], person[order], judgments.nominal[order]
@@ -110,7 +116,7 @@ def pairwise_cohen(judgments: Judgments, min_common: int = 10) -> list[dict]:
         if n < min_common:
             continue
         a, b = divmod(pair, len(people))
-        kappa = float(cohens_kappa(table, return_results=False)) if _informative(table) else None
+        kappa = cohen_kappa(table) if _informative(table) else None
         results.append({"a": int(people[a]), "b": int(people[b]), "n": n, "kappa": kappa})
     return results
 

@@ -1,17 +1,11 @@
-"""Project-level quality figures, computed from a handful of queries and cached until new work arrives."""
+"""Project-level quality figures, computed from a handful of queries and cached until new work arrives.
+
+The numpy-based metric modules are imported when figures are computed, not by every web worker that imports this.
+"""
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 
-from annotation.metrics.agreement import (
-    category_counts,
-    fleiss_kappa,
-    judgments_from_rows,
-    krippendorff_alpha,
-    pairwise_cohen,
-)
-from annotation.metrics.annotators import annotator_quality
-from annotation.metrics.ranking import ranking_metrics
 from annotation.models import Annotation, Item, Project
 from annotation.taxonomy import PAIRWISE_KINDS, TIE
 
@@ -29,8 +23,7 @@ def _gold_labels(project: Project) -> dict[int, int]:
     return labels
 
 
-def _disputed(judgments, limit: int) -> list[dict]:
-    table = category_counts(judgments.item, judgments.nominal, 3)
+def _disputed(judgments, table, limit: int) -> list[dict]:
     items = sorted(set(judgments.item.tolist()))
     totals = table.sum(axis=1)
     rows = []
@@ -53,11 +46,22 @@ def _disputed(judgments, limit: int) -> list[dict]:
 def pairwise_metrics(project: Project) -> dict:
     """Agreement over the project's pairwise judgments, per pair of annotators and per annotator; agreement on
     rankings (items with three or more responses) under "rankings"."""
+    from annotation.metrics.agreement import (
+        category_counts,
+        fleiss_kappa,
+        judgments_from_rows,
+        krippendorff_alpha,
+        pairwise_cohen,
+    )
+    from annotation.metrics.annotators import annotator_quality
+    from annotation.metrics.ranking import ranking_metrics
+
     judged = Annotation.objects.filter(project=project, preference_score__isnull=False)
     rows = judged.filter(is_repeat=False).values_list(
         "item_id", "annotator_id", "preference_score", "shown_first", "item__longer_response", "time_spent_ms"
     )
     judgments = judgments_from_rows(rows)
+    table = category_counts(judgments.item, judgments.nominal, 3)
     names = dict(get_user_model().objects.filter(memberships__project=project).values_list("id", "username"))
     gold = _gold_labels(project)
     quality = annotator_quality(judgments, gold, _self_consistency(judged))
@@ -74,10 +78,10 @@ def pairwise_metrics(project: Project) -> dict:
         "items": len(set(judgments.item.tolist())),
         "alpha_nominal": krippendorff_alpha(judgments.item, judgments.annotator, judgments.nominal, "nominal"),
         "alpha_ordinal": krippendorff_alpha(judgments.item, judgments.annotator, judgments.score, "ordinal"),
-        "fleiss_kappa": fleiss_kappa(category_counts(judgments.item, judgments.nominal, 3)) if len(judgments) else None,
+        "fleiss_kappa": fleiss_kappa(table) if len(judgments) else None,
         "pairs": pairs,
         "annotators": annotators,
-        "disputed": _disputed(judgments, DISPUTED_LIMIT),
+        "disputed": _disputed(judgments, table, DISPUTED_LIMIT),
         "gold_by_week": _gold_by_week(judged, gold, names),
         "rankings": ranking_metrics(project),
     }

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_load_demo_fills_an_empty_database_once(tmp_path, settings, capsys, monkeypatch):
-    from annotation.management.commands import load_demo
+    from training.management.commands import load_demo
 
     monkeypatch.setattr(load_demo, "CREDENTIALS", tmp_path / "creds")
     settings.MEDIA_ROOT = tmp_path / "media"

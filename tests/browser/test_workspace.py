@@ -64,6 +64,20 @@ def test_an_annotator_does_all_three_kinds_with_the_keyboard_alone(page, live_se
     assert all(a.time_spent_ms and a.time_spent_ms > 0 for a in by_kind.values())
 
 
+def test_arrow_keys_choose_left_right_and_tie_even_from_a_focused_choice(page, live_server, demo):
+    project_with(THREE_KINDS[2:], "arrows", ["annotator1"])
+    log_in(page, live_server, "annotator1", demo["annotator1"])
+    page.goto(f"{live_server.url}/p/arrows/annotate/")
+    wait_for_kind(page, "preference")
+    page.focus("input[name=choice]")
+    for key, choice in [("ArrowLeft", "left"), ("ArrowDown", "tie"), ("ArrowLeft", "left"), ("ArrowRight", "right")]:
+        page.keyboard.press(key)
+        assert page.evaluate("document.querySelector('input[name=choice]:checked').value") == choice, key
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("document.querySelector('input[name=choice]:checked').value") == "right"
+
+
 def test_a_draft_survives_a_reload(page, live_server, demo):
     project_with(THREE_KINDS[:1], "drafts", ["annotator1"])
     log_in(page, live_server, "annotator1", demo["annotator1"])

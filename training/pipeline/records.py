@@ -5,7 +5,7 @@ import importlib.metadata
 import threading
 from pathlib import Path
 
-from training.snapshots.files import content_hash
+from training.pipeline.hashing import content_hash
 
 LIBRARIES = ("torch", "transformers", "trl", "peft", "accelerate", "datasets")
 PIPELINE = Path(__file__).resolve().parent

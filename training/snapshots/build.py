@@ -18,10 +18,11 @@ from annotation.neardup import index_project
 from annotation.payloads import RANKED_FROM
 from annotation.taxonomy import PAIRWISE_KINDS
 from training import selectors
+from training.pipeline.hashing import content_hash
 from training.snapshots.aggregate import pair_labels
 from training.snapshots.card import write_card
 from training.snapshots.config import SnapshotConfig, tokenizer_source
-from training.snapshots.files import SplitWriter, content_hash
+from training.snapshots.files import SplitWriter
 from training.snapshots.mix import chosen_rows
 from training.snapshots.split import eval_items
 

@@ -1,3 +1,5 @@
+import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -15,23 +17,37 @@ def worker_commands() -> list[list[str]]:
     return [["db_worker", "--queue-name", "default"], ["db_worker", "--queue-name", "training", "--no-reload"]]
 
 
+def web_command(addr: str, dev: bool) -> list[str]:
+    """Gunicorn with gunicorn.conf.py, or under --dev Django's server, which reloads on code changes."""
+    if dev:
+        return [sys.executable, "manage.py", "runserver", addr]
+    config = settings.BASE_DIR / "gunicorn.conf.py"
+    return [sys.executable, "-m", "gunicorn", "--config", str(config), "--bind", addr]
+
+
 class Command(BaseCommand):
     help = "Run the web server, the task workers (one per queue) and the scheduler together; Ctrl-C stops them all."
 
     def add_arguments(self, parser):
         parser.add_argument("--addr", default="127.0.0.1:8000")
+        parser.add_argument("--dev", action="store_true", help="Django's development server, reloading on changes.")
 
-    def handle(self, *args, addr, **options):
+    def handle(self, *args, addr, dev, **options):
         manage = [sys.executable, "manage.py"]
-        children = [subprocess.Popen([*manage, *worker]) for worker in worker_commands()]
-        children.append(subprocess.Popen([*manage, "scheduler"]))
-        children.append(subprocess.Popen([*manage, "runserver", addr, "--noreload"]))
+        workers = [[*manage, *worker] for worker in worker_commands()]
+        commands = [*workers, [*manage, "scheduler"], web_command(addr, dev)]
+        # Each child leads a process group of its own, so a stop reaches its children too (gunicorn's workers, the
+        # reloader's server); Ctrl-C reaches only this command, which stops them all.
+        children = [subprocess.Popen(command, process_group=0) for command in commands]
         self.stdout.write(f"Quorum on http://{addr}/ (API docs at /api/v1/docs/); Ctrl-C stops it.")
+
+        def signal_all(child):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGTERM)
 
         def stop(*_):
             for child in children:
-                if child.poll() is None:
-                    child.terminate()
+                signal_all(child)
 
         signal.signal(signal.SIGTERM, stop)
         try:
@@ -45,5 +61,5 @@ class Command(BaseCommand):
                 try:
                     child.wait(timeout=10)
                 except subprocess.TimeoutExpired:  # a worker finishing its task: a second signal forces it
-                    child.terminate()
+                    signal_all(child)
                     child.wait(timeout=30)
