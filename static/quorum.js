@@ -114,6 +114,8 @@
       retry();
     } else if (response.status === 409 || response.status === 400) {
       setState(`Not saved: ${body.detail || "the server refused the draft"}`, "conflict");
+    } else if (response.status === 403 && body.detail) {
+      setState(`Save refused: ${body.detail}`, "failed");
     } else {
       setState(`Save failed: ${failure(response.status, body.detail)}. Retrying…`, "failed");
       retry();
@@ -328,6 +330,8 @@
     const what = event.detail.elt === form() ? "Submit" : ACTIONS[event.detail.requestConfig?.verb?.toUpperCase()] || "Request";
     if (autosaved(form())) pending = true;
     if (xhr.status === 401 || body.login_url) expired(`log in again, then ${what.toLowerCase()} again`);
+    // A refusal with a reason says what happened to the text; trying again would not help.
+    else if (xhr.status === 403 && detail) setState(`${what} refused: ${detail}`, "failed");
     else setState(`${what} failed: ${failure(xhr.status, detail)}. Your text is kept here; try again.`, "failed");
   });
 

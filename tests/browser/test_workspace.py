@@ -78,6 +78,24 @@ def test_arrow_keys_choose_left_right_and_tie_even_from_a_focused_choice(page, l
     assert page.evaluate("document.querySelector('input[name=choice]:checked').value") == "right"
 
 
+def test_a_member_removed_while_typing_is_told_once_and_keeps_the_text(page, live_server, demo):
+    from django.contrib.auth import get_user_model
+
+    from annotation.members import member_remove
+
+    project = project_with(THREE_KINDS[:1], "removed", ["annotator1"])
+    log_in(page, live_server, "annotator1", demo["annotator1"])
+    page.goto(f"{live_server.url}/p/removed/annotate/")
+    wait_for_kind(page, "demonstration")
+    page.keyboard.type("My careful answer")
+    member_remove(project=project, by=get_user_model().objects.get(username="admin"), username="annotator1")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("#save-state:has-text('Submit refused')")
+    state = page.text_content("#save-state").strip()
+    assert state.startswith("Submit refused: You are no longer a member of this project") and "try again" not in state
+    assert page.input_value("#response") == "My careful answer"
+
+
 def test_a_draft_survives_a_reload(page, live_server, demo):
     project_with(THREE_KINDS[:1], "drafts", ["annotator1"])
     log_in(page, live_server, "annotator1", demo["annotator1"])
