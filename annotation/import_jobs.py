@@ -206,8 +206,12 @@ def stale_import_jobs_fail() -> int:
     """Mark every job whose task started but stopped writing progress a while ago as failed; return how many.
     A job still waiting for a worker (no phase yet) is left alone."""
     now = timezone.now()
-    return ItemImportJob.objects.filter(
+    stale = ItemImportJob.objects.filter(
         status__in=[Status.CHECKING, Status.IMPORTING],
         report__has_key="phase",
         updated_at__lt=now - timedelta(seconds=IMPORT_STALE_AFTER_S),
-    ).update(status=Status.FAILED, error=STALE_NOTE.format(at=now), updated_at=now)
+    )
+    # Read first: pages poll this every second, and a write would queue behind a running import's insert (SQLite).
+    if not stale.exists():
+        return 0
+    return stale.update(status=Status.FAILED, error=STALE_NOTE.format(at=now), updated_at=now)

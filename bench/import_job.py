@@ -8,7 +8,6 @@ and how many progress writes each made.
 
 import argparse
 import json
-import os
 import secrets
 import shutil
 import sys
@@ -19,37 +18,13 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT))
 
+from bench import workspace  # noqa: E402
+
 
 def configure(db: str) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    if db == "sqlite":
-        path = RESULTS / "import_job.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        url = f"sqlite:///{path}"
-    else:
-        import psycopg
-
-        with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS quorum_bench_import WITH (FORCE)")
-            conn.execute("CREATE DATABASE quorum_bench_import")
-        url = "postgres://postgres@127.0.0.1:5432/quorum_bench_import"
     media = RESULTS / "import_job_media"
     shutil.rmtree(media, ignore_errors=True)
-    os.environ.update(
-        DATABASE_URL=url,
-        MEDIA_ROOT=str(media),
-        SECRET_KEY=secrets.token_urlsafe(64),
-        DEBUG="False",
-        SECURE_SSL_REDIRECT="False",
-        DJANGO_SETTINGS_MODULE="config.settings",
-    )
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    workspace.configure(db, "import", MEDIA_ROOT=str(media))
 
 
 def rows(count: int):

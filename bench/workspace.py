@@ -22,9 +22,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def configure(db: str) -> None:
+def configure(db: str, name: str = "ws", **env: str) -> None:
+    """A fresh, migrated database for a bench script (SQLite file or PostgreSQL database named after `name`), with
+    production settings plus `env`."""
     if db == "sqlite":
-        path = ROOT / "bench" / "results" / "workspace.sqlite3"
+        path = ROOT / "bench" / "results" / f"quorum_bench_{name}.sqlite3"
         path.parent.mkdir(parents=True, exist_ok=True)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -33,9 +35,9 @@ def configure(db: str) -> None:
         import psycopg
 
         with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS quorum_bench_ws WITH (FORCE)")
-            conn.execute("CREATE DATABASE quorum_bench_ws")
-        url = "postgres://postgres@127.0.0.1:5432/quorum_bench_ws"
+            conn.execute(f"DROP DATABASE IF EXISTS quorum_bench_{name} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE quorum_bench_{name}")
+        url = f"postgres://postgres@127.0.0.1:5432/quorum_bench_{name}"
     os.environ.update(
         DATABASE_URL=url,
         SECRET_KEY=secrets.token_urlsafe(64),
@@ -43,6 +45,7 @@ def configure(db: str) -> None:
         SECURE_SSL_REDIRECT="False",
         ALLOWED_HOSTS="testserver",
         DJANGO_SETTINGS_MODULE="config.settings",
+        **env,
     )
     import django
 
@@ -85,9 +88,11 @@ def static_bytes(html: str) -> tuple[int, int]:
     assets = re.findall(r'<script src="/static/([^"]+)"', html) + re.findall(
         r'<link rel="stylesheet" href="/static/([^"]+)"', html
     )
+    from django.conf import settings
+
     raw = zipped = 0
-    for asset in assets:
-        data = (ROOT / "static" / asset).read_bytes()
+    for asset in assets:  # the collected, hashed files the page names (DEBUG is off)
+        data = (Path(settings.STATIC_ROOT) / asset).read_bytes()
         raw += len(data)
         zipped += len(gzip.compress(data, compresslevel=9))
     return raw, zipped

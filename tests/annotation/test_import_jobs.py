@@ -6,6 +6,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from annotation import import_jobs
@@ -179,6 +181,15 @@ def test_a_job_whose_worker_died_is_marked_failed_on_the_next_look(checked, user
     assert body["status"] == "failed" and "worker stopped reporting" in body["error"]
     assert ItemImportJob.objects.get(id=waiting.id).status == Status.CHECKING
     assert job_run(checked.id) == "skipped"
+
+
+def test_a_poll_of_a_healthy_job_writes_nothing(checked, users):
+    import_job_start(job=checked, by=users["admin"])
+    client = client_for(users["admin"])
+    client.get(f"/api/v1/imports/{checked.id}/")  # the token's first use is recorded once
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(f"/api/v1/imports/{checked.id}/").json()["status"] == "importing"
+    assert not [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("UPDATE")]
 
 
 def test_the_api_flow_returns_the_job_report_and_created_ids(project, users, django_capture_on_commit_callbacks):
