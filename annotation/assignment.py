@@ -21,6 +21,7 @@ from annotation.metrics.coverage import under_covered_cached
 from annotation.models import Annotation, Assignment, Item, Project
 from annotation.payloads import preference_columns, validate_payload
 from annotation.projects import ensure_writable
+from annotation.queues import Queue, queue_check
 from annotation.selectors import assignment_missing
 from annotation.taxonomy import PAIRWISE_KINDS, Kind
 from annotation.text import clean
@@ -91,19 +92,29 @@ def _locked(pool):
     return pool.select_for_update(skip_locked=True, of=("self",))
 
 
-def _pick(project: Project, user, *, gold: bool) -> Item | None:
+def _in_queue(items, queue: Queue, prefix: str = ""):
+    if queue.kind:
+        items = items.filter(**{f"{prefix}kind": queue.kind})
+    if queue.task_type:
+        items = items.filter(**{f"{prefix}task_type": queue.task_type})
+    return items
+
+
+def _pick(project: Project, user, *, gold: bool, queue: Queue) -> Item | None:
     seen = Assignment.objects.filter(item=OuterRef("pk"), annotator=user)
-    unseen = Item.objects.filter(project=project).exclude(Exists(seen)).order_by(*NEAREST_COMPLETION)
+    unseen = _in_queue(Item.objects.filter(project=project), queue).exclude(Exists(seen)).order_by(*NEAREST_COMPLETION)
     if gold:
         return _locked(unseen.filter(is_gold=True)).first()
     review = Q(kind=Kind.MODEL_REVIEW)
     others = unseen.filter(in_pool=True).exclude(review)
     reviews = unseen.filter(review, in_pool=True)
     share = project.model_review_share
+    if queue.kind:
+        return _locked(reviews).first() if queue.kind == Kind.MODEL_REVIEW else _pick_other(project, others, queue)
     if not (share > 0 and random.random() < share):
-        return _pick_other(project, others) or _locked(reviews).first()
+        return _pick_other(project, others, queue) or _locked(reviews).first()
     if project.prioritise_coverage:
-        return _locked(reviews).first() or _pick_other(project, others)
+        return _locked(reviews).first() or _pick_other(project, others, queue)
     # One query: the first open model_review item, else the first other item. A concurrent claim may hold both
     # (SKIP LOCKED drops them), hence the second look at the whole pool.
     firsts = Q(id=Subquery(reviews.values("id")[:1])) | Q(id=Subquery(others.values("id")[:1]))
@@ -111,16 +122,16 @@ def _pick(project: Project, user, *, gold: bool) -> Item | None:
     return _locked(either).first() or _locked(unseen.filter(in_pool=True)).first()
 
 
-def _pick_other(project: Project, others) -> Item | None:
+def _pick_other(project: Project, others, queue: Queue) -> Item | None:
     others = _locked(others)
-    if project.prioritise_coverage:
+    if project.prioritise_coverage and not queue.task_type:
         for task_type in under_covered_cached(project):
             if item := others.filter(task_type=task_type).first():
                 return item
     return others.first()
 
 
-def _claim(project: Project, user) -> Assignment | None:
+def _claim(project: Project, user, queue: Queue) -> Assignment | None:
     now = timezone.now()
     live = Q(status=Status.ACTIVE, expires_at__gt=now)
     # An expired lease gave its slot back: its draft can come back only while the item has room (gold items and
@@ -138,10 +149,12 @@ def _claim(project: Project, user) -> Assignment | None:
     for assignment in mine[:RESUME_TRIES]:
         if assignment.live or draft_resume(assignment):
             return assignment
-    if project.repeat_rate and random.random() < project.repeat_rate and (repeat := _repeat(project, user, now)):
+    if project.repeat_rate and random.random() < project.repeat_rate and (repeat := _repeat(project, user, now, queue)):
         return repeat
     want_gold = project.gold_rate > 0 and random.random() < project.gold_rate
-    item = (_pick(project, user, gold=True) if want_gold else None) or _pick(project, user, gold=False)
+    item = (_pick(project, user, gold=True, queue=queue) if want_gold else None) or _pick(
+        project, user, gold=False, queue=queue
+    )
     if item is None:
         return None
     if not item.is_gold:
@@ -160,10 +173,13 @@ def _claim(project: Project, user) -> Assignment | None:
     return assignment
 
 
-def _repeat(project: Project, user, now) -> Assignment | None:
+def _repeat(project: Project, user, now, queue: Queue) -> Assignment | None:
     """Re-show one of the annotator's earlier pairwise items, sides swapped, to measure self-consistency."""
+    if queue.kind and queue.kind not in PAIRWISE_KINDS:
+        return None
     earlier = list(
-        Assignment.objects.filter(
+        _in_queue(Assignment.objects, queue, "item__")
+        .filter(
             project=project,
             annotator=user,
             status=Status.SUBMITTED,
@@ -189,16 +205,21 @@ def _repeat(project: Project, user, now) -> Assignment | None:
     return assignment
 
 
-def assignment_next(*, project: Project, user) -> Assignment | None:
+def assignment_next(
+    *, project: Project, user, kind: str | None = None, task_type: str | None = None
+) -> Assignment | None:
     """The annotator's live assignment; else a lapsed one with a draft, leased again so that the text comes back
-    (`resumed` set), while its item has room; else a new one on the item nearest completion; None when nothing
-    is left; Conflict on an archived project. Every surface (API, web page, next after submit) gets its work here."""
+    (`resumed` set), while its item has room; else a new one on the item nearest completion, from the chosen queue
+    (`kind` or `task_type`, where the project allows choosing; both in any queue); None when nothing is left;
+    InvalidInput for a queue the project does not offer; Conflict on an archived project. Every surface (API, web
+    page, next after submit) gets its work here."""
+    queue = queue_check(project, kind=kind, task_type=task_type)
     ensure_writable(project)
     leases_reclaim(project=project)
     for _ in range(3):
         try:
             with transaction.atomic():
-                return _claim(project, user)
+                return _claim(project, user, queue)
         except IntegrityError:
             continue  # the same annotator asked twice at once; the retry finds the live assignment
     raise Conflict("Could not assign an item; try again.")

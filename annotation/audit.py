@@ -20,6 +20,8 @@ class Action(models.TextChoices):
     INVITE_REVOKE = "invite.revoke"
     INVITE_ACCEPT = "invite.accept"
     REVIEW = "review"
+    REVIEW_UNDO = "review.undo"
+    ANNOTATION_RESUBMIT = "annotation.resubmit"
     ADJUDICATE = "adjudicate"
     GOLD_SET = "gold.set"
     GOLD_CLEAR = "gold.clear"

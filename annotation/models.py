@@ -43,6 +43,9 @@ class Project(models.Model):
     model_review_share = models.FloatField(
         default=0.25, help_text="Share of assignments drawn from open model_review items, while there are any."
     )
+    queue_choice = models.BooleanField(
+        default=False, help_text="Annotators may choose their queue: everything, one kind or one task type."
+    )
     harm_categories = models.JSONField(
         default=default_harm_categories, help_text="Harm categories a should-refuse item may name."
     )
@@ -254,6 +257,11 @@ class Annotation(models.Model):
             models.Index(fields=["project", "review_status", "kind"], name="annotation_by_review"),
             models.Index(fields=["project", "updated_at"], name="annotation_by_change"),
             models.Index(fields=["project", "created_at"], name="annotation_by_time"),
+            models.Index(
+                fields=["project", "id"],
+                condition=Q(review_status="pending", kind="refusal", payload__disagree=True),
+                name="annotation_flagged_pending",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -32,11 +32,12 @@ SETTINGS_FIELDS = (
     "require_rationale",
     "require_review",
     "prioritise_coverage",
+    "queue_choice",
     "harm_categories",
     "system_prompt",
 )
 RATES = {"gold_rate": 1.0, "repeat_rate": 0.5, "model_review_share": 1.0}
-FLAGS = ("require_rationale", "require_review", "prioritise_coverage")
+FLAGS = ("require_rationale", "require_review", "prioritise_coverage", "queue_choice")
 _SLUG = re.compile(r"^[a-z0-9_-]+$")
 
 

@@ -2,10 +2,12 @@
 responses); adjudicate pairs; gold."""
 
 import difflib
+from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404
+from django.utils import timezone
 
 from annotation.audit import Action, audit_record
 from annotation.errors import Conflict, InvalidInput
@@ -26,17 +28,57 @@ WRITTEN = Q(kind__in=REVIEWED_KINDS) | (
 )
 
 
-def review_queue(membership: Membership) -> QuerySet[Annotation]:
+FLAGGED = Q(kind=Kind.REFUSAL, payload__disagree=True)
+UNDO_SECONDS = 60
+
+
+def review_queue(
+    membership: Membership, *, annotator: str = "", kind: str = "", task_type: str = "", flagged: bool | None = None
+) -> QuerySet[Annotation]:
     """Pending written work (demonstrations, refusals, better responses) that this reviewer did not write; items
-    flagged by annotators first."""
-    flagged = Case(When(payload__disagree=True, then=Value(0)), default=Value(1), output_field=IntegerField())
-    return (
-        Annotation.objects.filter(WRITTEN, project=membership.project, review_status=Annotation.ReviewStatus.PENDING)
-        .exclude(annotator=membership.user)
-        .select_related("item", "annotator", "assignment")
-        .annotate(flagged=flagged)
-        .order_by("flagged", "id")
-    )
+    flagged by annotators first. The keyword filters narrow it (empty or None: no filter)."""
+    queue = Annotation.objects.filter(
+        WRITTEN, project=membership.project, review_status=Annotation.ReviewStatus.PENDING
+    ).exclude(annotator=membership.user)
+    if annotator:
+        queue = queue.filter(annotator__username=annotator)
+    if kind:
+        queue = queue.filter(kind=kind)
+    if task_type:
+        queue = queue.filter(item__task_type=task_type)
+    queue = queue.annotate(flagged=Case(When(FLAGGED, then=Value(0)), default=Value(1), output_field=IntegerField()))
+    if flagged is not None:
+        queue = queue.filter(FLAGGED) if flagged else queue.filter(flagged=1)
+    return queue.select_related("item", "annotator", "assignment").order_by("flagged", "id")
+
+
+def review_next(queue: QuerySet[Annotation], *, after: int | None = None, show: int | None = None) -> Annotation | None:
+    """The annotation to show from `queue`: `show` when it is still in it, else the first one after annotation
+    `after` in the queue's order (flagged first, then by id), wrapping around to the start."""
+    if show is not None and (shown := queue.filter(id=show).first()):
+        return shown
+    # Unflagged work is most of the queue: its pick walks the primary key and stops at the first match. Flagged work
+    # is rare: ordering by an expression keeps PostgreSQL off that walk (through every pending row when none is
+    # flagged) and on the (project, review_status, kind) index, sorting the few matches.
+    ids = queue.values_list("id", flat=True)
+    flagged, plain = ids.filter(FLAGGED).order_by(F("id") + 0), ids.filter(flagged=1).order_by("id")
+    picks = [flagged, plain]
+    anchor = list(Annotation.objects.filter(id=after).values_list("kind", "payload__disagree")[:1]) if after else []
+    if anchor and anchor[0][0] == Kind.REFUSAL and anchor[0][1] in (True, 1):
+        picks = [flagged.filter(id__gt=after), plain, flagged]
+    elif anchor:
+        picks = [plain.filter(id__gt=after), flagged, plain]
+    for pick in picks:
+        if (found := pick.first()) is not None:
+            return queue.get(id=found)
+    return None
+
+
+def queue_size(queue: QuerySet[Annotation], *, cap: int = 1000) -> tuple[int, bool]:
+    """How many annotations wait in `queue`, counted up to `cap` (a full count of a huge queue costs a scan of
+    it); the flag says whether there are more."""
+    counted = queue.order_by().values("id")[: cap + 1].count()
+    return min(counted, cap), counted > cap
 
 
 @transaction.atomic
@@ -104,6 +146,53 @@ def review_decide(
         payload_before=before,
         payload_after=after,
     )
+
+
+@transaction.atomic
+def review_undo(*, membership: Membership, review_id: int) -> Annotation:
+    """Take back one's own decision within a minute: the annotation gets its payload from before the decision and
+    waits for review again; refused once the annotation changed since (another review, the annotator's revision)."""
+    ensure_writable(membership.project)
+    review = (
+        Review.objects.select_related("annotation").filter(id=review_id, annotation__project=membership.project).first()
+    )
+    if review is None:
+        raise Http404("No such review.")
+    annotation = Annotation.objects.select_for_update(of=("self",)).get(id=review.annotation_id)
+    if review.reviewer_id != membership.user_id:
+        raise Conflict("Only the reviewer who made a decision can undo it.")
+    if timezone.now() - review.created_at > timedelta(seconds=UNDO_SECONDS):
+        raise Conflict(
+            "A decision can be undone for one minute only; this one stands. Review it again from its history."
+        )
+    status = (
+        Annotation.ReviewStatus.REJECTED
+        if review.decision == Review.Decision.REJECT
+        else Annotation.ReviewStatus.ACCEPTED
+    )
+    changed = (
+        annotation.review_status != status
+        or annotation.payload != review.payload_after
+        or annotation.updated_at > review.created_at
+        or annotation.reviews.filter(id__gt=review.id).exists()
+        or annotation.edits.filter(created_at__gt=review.created_at).exists()
+    )
+    if changed:
+        raise Conflict("This annotation changed after your decision, so it cannot be undone.")
+    annotation.payload = review.payload_before
+    annotation.review_status = Annotation.ReviewStatus.PENDING
+    annotation.save(update_fields=["payload", "review_status", "updated_at"])
+    payload_before, payload_after = _payload_change(review.payload_after, review.payload_before)
+    audit_record(
+        actor=membership.user,
+        project=membership.project,
+        action=Action.REVIEW_UNDO,
+        target=f"annotation {annotation.id}",
+        before={"review_status": status, "decision": review.decision, "reason": review.reason, **payload_before},
+        after={"review_status": Annotation.ReviewStatus.PENDING, **payload_after},
+    )
+    review.delete()
+    return annotation
 
 
 def _payload_change(before: dict, after: dict) -> tuple[dict, dict]:

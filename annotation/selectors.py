@@ -2,12 +2,14 @@
 
 from typing import NoReturn
 
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from annotation.models import Annotation, Assignment, Item, Membership, Project
+from annotation.queues import EVERYTHING, Queue
 from annotation.taxonomy import Role
 
 STAFF_ROLES = (Role.REVIEWER, Role.ADMIN)
@@ -101,3 +103,62 @@ def my_progress(user) -> list[dict]:
         done = mine.aggregate(total=Count("id"), today=Count("id", filter=Q(created_at__gte=today)))
         rows.append({"project": project, "done_today": done["today"], "done_total": done["total"], "left": left})
     return rows
+
+
+LEFT_FOR_ME_CAP = 1000  # "left for you" is counted up to here, then shown as "1000+"
+PROGRESS_TTL = 60  # seconds the header's pool counts are kept in the shared cache
+
+
+def _pool_counts(project: Project, user_id: int, queue: Queue) -> dict:
+    """The two counts that walk the item pool, computed once a minute: items open project-wide, and items left for
+    the user in `queue` (up to LEFT_FOR_ME_CAP + 1) with how many assignments the user had then."""
+    keys = {"open": f"progress-open:{project.id}", "left": f"progress-left:{project.id}:{user_id}:{queue.value}"}
+    cached = cache.get_many(keys.values())
+    counts = {name: cached.get(key) for name, key in keys.items()}
+    if None not in counts.values():
+        return counts
+    pool = Item.objects.filter(project=project, in_pool=True)
+    mine = Assignment.objects.filter(project=project, annotator_id=user_id)
+    # NOT IN (a hashed list of the user's items) rather than NOT EXISTS: without table statistics (just after an
+    # import) PostgreSQL plans the anti-join as a nested loop over every assignment of the user, per item.
+    unseen = pool.exclude(id__in=mine.values("item_id"))
+    if queue.kind:
+        unseen = unseen.filter(kind=queue.kind)
+    if queue.task_type:
+        unseen = unseen.filter(task_type=queue.task_type)
+    missing = {}
+    if counts["open"] is None:
+        counts["open"] = missing[keys["open"]] = pool.count()
+    if counts["left"] is None:
+        taken = mine.count()
+        counts["left"] = missing[keys["left"]] = (unseen.order_by()[: LEFT_FOR_ME_CAP + 1].count(), taken)
+    cache.set_many(missing, PROGRESS_TTL)
+    return counts
+
+
+def workspace_progress(membership: Membership, queue: Queue = EVERYTHING) -> dict:
+    """The annotate page's header: what I did today, what is left for me in `queue` (up to LEFT_FOR_ME_CAP), items
+    open in the project, my annotations returned for rework, and my latest annotation (`latest`: its id and
+    whether it awaits review). The pool counts are up to a minute old, except that every assignment I took since
+    counts at once."""
+    project, user_id = membership.project, membership.user_id
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    pending = Q(review_status=Annotation.ReviewStatus.PENDING)
+    counts = Annotation.objects.filter(project=project, annotator_id=user_id).aggregate(
+        done_today=Count("id", filter=Q(created_at__gte=today)),
+        rework=Count("id", filter=Q(review_status=Annotation.ReviewStatus.REJECTED)),
+        latest_id=Max("id"),
+        latest_pending_id=Max("id", filter=pending),
+    )
+    pool = _pool_counts(project, user_id, queue)
+    unseen, taken_then = pool["left"]
+    taken_since = Assignment.objects.filter(project=project, annotator_id=user_id).count() - taken_then
+    latest_id = counts.pop("latest_id")
+    latest_pending = counts.pop("latest_pending_id") == latest_id
+    return {
+        **counts,
+        "left_for_me": min(max(unseen - taken_since, 0), LEFT_FOR_ME_CAP),
+        "left_for_me_capped": unseen > LEFT_FOR_ME_CAP,
+        "open_items": pool["open"],
+        "latest": {"id": latest_id, "pending": latest_pending} if latest_id else None,
+    }

@@ -53,6 +53,7 @@ def configure(db: str, name: str = "ws", **env: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    call_command("createcachetable", verbosity=0)
 
 
 def rows(count: int):

@@ -157,7 +157,8 @@
     const f = form();
     if (!f) return;
     f.dataset.baseTime = (f.elements.time_spent_ms && f.elements.time_spent_ms.value) || 0;
-    const target = f.querySelector("[aria-invalid=true]") || f.querySelector("[data-focus]");
+    let target = f.querySelector("[aria-invalid=true]") || f.querySelector("[data-focus]");
+    if (target?.matches("fieldset")) target = target.querySelector("input, textarea, select") || target;
     if (target) {
       target.focus({ preventScroll: false });
       if (target.tagName === "TEXTAREA") target.setSelectionRange(target.value.length, target.value.length);
@@ -184,17 +185,46 @@
     }
   }
 
+  // Closing a dialog or the guidelines drawer, any way, gives focus back to what had it when it opened.
+  const openers = new WeakMap();
+
+  function giveFocusBack(panel) {
+    const opener = openers.get(panel);
+    openers.delete(panel);
+    if (opener?.isConnected && !opener.inert && !opener.closest("[inert]")) opener.focus();
+  }
+
+  function rememberOpener(panel) {
+    const active = document.activeElement;
+    if (active && active !== document.body && !panel.contains(active)) openers.set(panel, active);
+  }
+
+  // The drawer is modal: everything else on the page is inert while it is open.
   function toggleGuidelines(open) {
     const drawer = document.getElementById("guidelines");
     if (!drawer) return;
-    drawer.hidden = open === undefined ? !drawer.hidden : !open;
-    if (!drawer.hidden) drawer.focus();
+    const opening = open === undefined ? drawer.hidden : open;
+    if (opening === !drawer.hidden) return;
+    if (opening) rememberOpener(drawer);
+    drawer.hidden = !opening;
+    for (const el of document.body.children) {
+      if (el !== drawer && el.tagName !== "SCRIPT" && el.tagName !== "DIALOG") el.inert = opening;
+    }
+    if (opening) drawer.focus();
+    else giveFocusBack(drawer);
   }
 
   function openDialog(id) {
     const dialog = document.getElementById(id);
-    if (dialog && !dialog.open) dialog.showModal();
+    if (!dialog || dialog.open) return;
+    rememberOpener(dialog);
+    dialog.showModal();
   }
+
+  // "close" does not bubble: listen in the capture phase for every dialog, including those htmx swaps in.
+  document.addEventListener("close", (event) => {
+    if (event.target.tagName === "DIALOG") giveFocusBack(event.target);
+  }, true);
 
   const isTyping = (el) =>
     el.isContentEditable || el.tagName === "TEXTAREA" || el.tagName === "SELECT" ||
@@ -216,15 +246,32 @@
     else setState("Choose a decision: Accept, Reject, or Save edit and accept (Ctrl+Enter works in the edit box).", "conflict");
   }
 
+  // Tab and Shift+Tab go round the open drawer's controls and never leave it.
+  function keepTabInDrawer(event) {
+    const drawer = document.getElementById("guidelines");
+    if (!drawer || drawer.hidden) return false;
+    const stops = [...drawer.querySelectorAll("a[href], button, input, select, textarea, [tabindex='0']")].filter(
+      (el) => !el.disabled && el.getClientRects().length,
+    );
+    if (!stops.length) return false;
+    const at = stops.indexOf(document.activeElement);
+    const next = event.shiftKey ? (at <= 0 ? stops.length - 1 : at - 1) : at === stops.length - 1 ? 0 : at + 1;
+    event.preventDefault();
+    stops[next].focus();
+    return true;
+  }
+
   document.addEventListener("keydown", (event) => {
     const f = form();
+    if (event.key === "Tab" && keepTabInDrawer(event)) return;
     if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
       submitFocused(event);
       return;
     }
     if (event.key === "Escape") {
-      toggleGuidelines(false);
-      if (isTyping(event.target)) event.target.blur();
+      const drawer = document.getElementById("guidelines");
+      if (drawer && !drawer.hidden) toggleGuidelines(false);
+      else if (isTyping(event.target)) event.target.blur();
       return;
     }
     if (event.target.closest("dialog[open]")) {
@@ -250,7 +297,58 @@
     if (handled) event.preventDefault();
   });
 
+  // A refused field's error goes as soon as the field changes; the summary goes with the last error.
+  const errorKey = (name) =>
+    name.startsWith("turn_") ? "continuation" : name.startsWith("rank_") ? "ranking" : name.startsWith("criterion_") ? "criteria" : name;
+
+  function errorText(holder) {
+    const described = holder.getAttribute("aria-describedby");
+    if (described) return document.getElementById(described);
+    if (holder.tagName === "FIELDSET") return holder.querySelector(":scope > .error");
+    const next = holder.nextElementSibling;
+    return next?.matches(".error:not([data-error-summary])") ? next : null;
+  }
+
+  function clearError(el) {
+    const f = el.form;
+    if (!f || !el.name) return;
+    const key = errorKey(el.name);
+    // A ranking is fixed only once every response has a place.
+    if (key === "ranking" && [...f.querySelectorAll("[name^=rank_]")].some((select) => !select.value)) return;
+    const named = (holder) =>
+      holder.name ? errorKey(holder.name) === key : [...holder.querySelectorAll("[name]")].some((c) => errorKey(c.name) === key);
+    for (const holder of f.querySelectorAll("[aria-invalid=true]")) {
+      if (!named(holder)) continue;
+      errorText(holder)?.remove();
+      holder.setAttribute("aria-invalid", "false");
+      holder.removeAttribute("aria-describedby");
+    }
+    const afterTurns = key === "continuation" ? el.closest("#turns")?.nextElementSibling : null;
+    if (afterTurns?.matches(".error")) afterTurns.remove();
+    const summary = f.querySelector("[data-error-summary]");
+    const link = summary?.querySelector(`[data-error-for="${key}"]`);
+    if (!link) return;
+    const separator = [link.nextElementSibling, link.previousElementSibling].find((node) => node?.matches(".sep"));
+    separator?.remove();
+    link.remove();
+    if (!summary.querySelector("[data-error-for]")) summary.remove();
+  }
+
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("[data-error-summary] a[href^='#']");
+    const target =
+      link &&
+      (document.getElementById(link.getAttribute("href").slice(1)) ||
+        link.closest("form")?.querySelector(`[name="${link.dataset.errorFor}"]`));
+    if (!target) return;
+    event.preventDefault();
+    const control = target.matches("input, textarea, select") ? target : target.querySelector("input:not([disabled]), textarea, select");
+    target.scrollIntoView({ block: "center" });
+    (control || target).focus();
+  });
+
   function changed(event) {
+    clearError(event.target);
     if (event.target.name === "choice") syncStrength(event.target.form);
     if (event.target.form && event.target.form === form() && autosaved(form())) schedule();
   }
@@ -258,8 +356,16 @@
   document.addEventListener("change", changed);
 
   document.addEventListener("click", (event) => {
-    const el = event.target.closest("[data-add-turn], [data-open-skip], [data-close-dialog], [data-close-drawer]");
+    const el = event.target.closest(
+      "[data-add-turn], [data-open-skip], [data-close-dialog], [data-close-drawer], [data-open-guidelines]",
+    );
     if (!el) return;
+    if (el.matches("[data-open-guidelines]")) {
+      if (!document.getElementById("guidelines")) return; // a plain link to the guidelines page
+      event.preventDefault();
+      toggleGuidelines(true);
+      return;
+    }
     if (el.matches("[data-add-turn]")) {
       const turn = document.getElementById("turn-template").content.cloneNode(true);
       document.getElementById("turns").appendChild(turn);
@@ -380,17 +486,8 @@
   document.addEventListener("DOMContentLoaded", start);
 })();
 
-// Admin pages and the workspace's Guidelines button (a link to the guidelines page without JavaScript).
+// Admin pages.
 (() => {
-  document.addEventListener("click", (event) => {
-    const link = event.target.closest("[data-open-guidelines]");
-    const drawer = document.getElementById("guidelines");
-    if (!link || !drawer) return;
-    event.preventDefault();
-    drawer.hidden = false;
-    drawer.focus();
-  });
-
   // The settings page's task-type mix: the sum of the targets as they are typed, with a warning unless it is 100%.
   function showMixTotal(fieldset) {
     const total = [...fieldset.querySelectorAll("[data-mix-share]")]

@@ -28,6 +28,7 @@ PROJECT_FIELDS = [
     "model_review_share",
     "require_review",
     "prioritise_coverage",
+    "queue_choice",
     "harm_categories",
     "system_prompt",
 ]
@@ -70,6 +71,14 @@ class ProjectCreateSerializer(serializers.ModelSerializer):
             errors = {e["field"]: e["message"] for e in exc.errors} or {exc.field or "non_field_errors": exc.message}
             raise serializers.ValidationError(errors) from exc
         return attrs
+
+
+class AssignmentQueueSerializer(serializers.Serializer):
+    """The queue a next assignment comes from, where the project lets annotators choose (queue_choice): one kind or
+    one task type; neither means all work."""
+
+    kind = serializers.CharField(required=False, max_length=100, help_text="Only this kind of work.")
+    task_type = serializers.CharField(required=False, max_length=100, help_text="Only this task type.")
 
 
 class ProjectStatsSerializer(ProjectSerializer):

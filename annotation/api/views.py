@@ -247,13 +247,17 @@ class AssignmentNext(generics.GenericAPIView):
 
     @extend_schema(
         request=None,
+        parameters=[s.AssignmentQueueSerializer],
         responses=with_errors(
             {200: s.AssignmentSerializer, 204: OpenApiResponse(description="Nothing left for you.")}, *SIGNED_IN, 409
         ),
     )
     def post(self, request, slug):
+        """The live assignment or a resumable draft first, wherever it is; else a new one, from the queue named by
+        `kind` or `task_type` where the project lets annotators choose (400 otherwise)."""
         membership = membership_for(request.user, slug)
-        assignment = engine.assignment_next(project=membership.project, user=request.user)
+        queue = _filters(s.AssignmentQueueSerializer, request.query_params)
+        assignment = engine.assignment_next(project=membership.project, user=request.user, **queue)
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(s.AssignmentSerializer(assignment).data)

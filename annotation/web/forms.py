@@ -13,8 +13,9 @@ from django.utils.html import format_html
 from annotation.assignment import MAX_SKIP_REASON, MAX_TIME_SPENT_MS
 from annotation.documents import MAX_DOCUMENT_CHARS
 from annotation.errors import InvalidInput
-from annotation.models import Assignment, Item, Review
+from annotation.models import Assignment, Item
 from annotation.payloads import is_ranked
+from annotation.queues import EVERYTHING, Queue, queue_choices
 from annotation.taxonomy import (
     CRITERIA,
     MAX_RESPONSES,
@@ -207,12 +208,14 @@ def _is_uuid(value: str) -> bool:
 
 
 def invalid(form: forms.Form) -> InvalidInput:
-    """The form's errors as the domain error that views already show (first error as the message)."""
+    """The form's errors as the domain error that views already show: the first error as the message, naming the
+    field by its label where the form gives one."""
     errors = [
         {"field": name, "message": str(message)} for name, messages in form.errors.items() for message in messages
     ]
     first = errors[0]
-    return InvalidInput(f"{first['field']}: {first['message']}", field=first["field"], errors=errors)
+    named = getattr(form.fields.get(first["field"]), "label", None) or first["field"]
+    return InvalidInput(f"{named}: {first['message']}", field=first["field"], errors=errors)
 
 
 def cleaned(form: forms.Form) -> dict:
@@ -279,16 +282,6 @@ class AuthorForm(SubmitForm, AuthorTextForm):
     passage = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
 
 
-class ReviewForm(forms.Form):
-    annotation = forms.IntegerField(min_value=1)
-    decision = forms.ChoiceField(
-        choices=Review.Decision.choices,
-        error_messages={"required": "choose Accept, Reject or Save edit and accept."},
-    )
-    reason = forms.CharField(required=False)
-    note = forms.CharField(required=False)
-
-
 class PairChoiceForm(forms.Form):
     """A choice among a pairwise item's responses, by index, or a tie."""
 
@@ -343,6 +336,30 @@ class GoldForm(PairChoiceForm):
 def refused(exc: InvalidInput, status: int = 422) -> HttpResponse:
     """A refused input's message as a fragment; htmx swaps a 422 into the element that asked."""
     return HttpResponse(format_html('<p class="error" role="alert">{}</p>', exc.message), status=status)
+
+
+class QueueForm(forms.Form):
+    """The annotate page's `queue` parameter: "" (all work), "kind:<kind>" or "type:<task type>", one the project
+    offers; without the project's queue choice any value means all work."""
+
+    queue = forms.ChoiceField(
+        required=False,
+        error_messages={"invalid_choice": "This project has no such queue; choose one from the list, or All work."},
+    )
+
+    def __init__(self, data, *, project):
+        super().__init__(data)
+        self.project = project
+        self.queues = {queue.value: queue for _, group in queue_choices(project) for queue in group}
+        self.fields["queue"].choices = [(value, queue.label) for value, queue in self.queues.items()]
+
+    def chosen(self) -> Queue:
+        """The chosen queue; InvalidInput for one the project does not offer."""
+        if not self.project.queue_choice:
+            return EVERYTHING
+        if not self.is_valid():
+            raise InvalidInput(self.errors["queue"][0], field="queue")
+        return self.queues[self.cleaned_data["queue"]]
 
 
 class SkipForm(forms.Form):
@@ -418,7 +435,3 @@ class TableForm(forms.Form):
     def __init__(self, data, *, tables: tuple[str, ...] = ()):
         super().__init__(data)
         self.fields["table"].choices = [("", "default"), *((name, name) for name in tables)]
-
-
-class ReviewFilterForm(forms.Form):
-    annotator = forms.CharField(required=False, max_length=150)

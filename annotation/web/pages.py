@@ -1,5 +1,6 @@
 """Pages around the workspace: my projects, my work and editing it, paraphrases, documents."""
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
@@ -8,12 +9,22 @@ from annotation.authoring import paraphrase_add
 from annotation.documents import document_import, documents_search
 from annotation.editing import annotation_edit, own_annotation
 from annotation.errors import Conflict, InvalidInput
-from annotation.models import Item
-from annotation.selectors import annotations_for, membership_for, my_progress
+from annotation.models import Annotation, Item
+from annotation.revisions import own_work
+from annotation.selectors import membership_for, my_progress
 from annotation.taxonomy import Role
 from annotation.web.auth import session_required
-from annotation.web.forms import DocumentForm, ParaphraseForm, cleaned, draft_values, form_values, payload_from_form
+from annotation.web.forms import (
+    DocumentForm,
+    ParaphraseForm,
+    cleaned,
+    draft_values,
+    form_values,
+    invalid,
+    payload_from_form,
+)
 from annotation.web.import_forms import DocumentSearchForm
+from annotation.web.work_forms import REVIEW_FILTERS, MyWorkFilterForm
 from annotation.web.workspace import field_errors, task_context
 
 
@@ -25,14 +36,14 @@ def home(request):
 @session_required
 def my_work(request, slug):
     membership = membership_for(request.user, slug)
-    mine = (
-        annotations_for(membership, annotator=request.user.username)
-        .select_related("item")
-        .prefetch_related("reviews")
-        .order_by("-id")
-    )
-    page = Paginator(mine, 50).get_page(request.GET.get("page"))
-    return render(request, "annotation/work.html", {"project": membership.project, "page": page})
+    shown = MyWorkFilterForm(request.GET)
+    if not shown.is_valid():
+        context = {"project": membership.project, "page": None, "error": invalid(shown).errors[0]["message"]}
+        return render(request, "annotation/work.html", context, status=400)
+    review = shown.cleaned_data["review"] or "all"
+    page = Paginator(own_work(membership, review=review), 50).get_page(request.GET.get("page"))
+    context = {"project": membership.project, "page": page, "review": review, "filters": REVIEW_FILTERS}
+    return render(request, "annotation/work.html", context)
 
 
 @session_required
@@ -41,20 +52,28 @@ def work_edit(request, slug, pk):
     membership = membership_for(request.user, slug)
     annotation = own_annotation(annotation_id=pk, user=request.user, project=membership.project)
     assignment, item = annotation.assignment, annotation.item
-    values, errors, notice = form_values(item, assignment, annotation.payload), {}, None
+    values, errors, notice, status = form_values(item, assignment, annotation.payload), {}, None, 200
+    resubmitting = annotation.review_status == Annotation.ReviewStatus.REJECTED
     if request.method == "POST":
         payload = payload_from_form(item, assignment, request.POST)
         try:
             annotation_edit(annotation_id=pk, user=request.user, project=membership.project, payload=payload)
+            messages.success(request, "Resubmitted for review." if resubmitting else "Changes saved.")
             return redirect("my-work", slug=slug)
         except InvalidInput as exc:
-            values, errors = draft_values(request.POST), field_errors(exc)
+            values, errors, status = draft_values(request.POST), field_errors(exc), 422
+            notice = None if errors else exc.message
         except Conflict as exc:
-            notice = exc.message
+            notice, status = exc.message, 409
     assignment.item = item
     context = task_context(membership, assignment, values=values, errors=errors, notice=notice)
-    context |= {"annotation": annotation, "editing": True}
-    return render(request, "annotation/work_edit.html", context)
+    context |= {
+        "annotation": annotation,
+        "editing": True,
+        "resubmitting": resubmitting,
+        "rejection": annotation.latest_review if resubmitting else None,
+    }
+    return render(request, "annotation/work_edit.html", context, status=status)
 
 
 @session_required

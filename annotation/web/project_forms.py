@@ -33,6 +33,7 @@ class ProjectCreateForm(forms.Form):
     slug = forms.SlugField(max_length=100, help_text="In the project's addresses: lower-case letters, digits, '-'.")
     kinds = forms.MultipleChoiceField(choices=Kind.choices, required=False)
     overlap = forms.IntegerField()
+    queue_choice = forms.BooleanField(required=False)
 
 
 class ProjectSettingsForm(forms.Form):
@@ -49,6 +50,7 @@ class ProjectSettingsForm(forms.Form):
     require_rationale = forms.BooleanField(required=False)
     require_review = forms.BooleanField(required=False)
     prioritise_coverage = forms.BooleanField(required=False)
+    queue_choice = forms.BooleanField(required=False)
     harm_categories = LabelList(max_length=10_000)
     system_prompt = forms.CharField(required=False, strip=False, max_length=MAX_TEXT_CHARS)
 

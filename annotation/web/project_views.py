@@ -15,6 +15,7 @@ from annotation.guidelines import guidelines_diff, guidelines_save
 from annotation.markdown import render_markdown
 from annotation.models import Project
 from annotation.project_settings import (
+    FLAGS,
     mix_total,
     project_archive,
     project_delete,
@@ -64,9 +65,8 @@ def project_new(request):
         else:
             data = form.cleaned_data
             try:
-                checked = settings_check(
-                    {"name": data["name"], "kinds": data["kinds"], "overlap": data["overlap"]}, current=Project()
-                )
+                fields = ("name", "kinds", "overlap", "queue_choice")
+                checked = settings_check({name: data[name] for name in fields}, current=Project())
                 project = project_create(creator=request.user, slug=data["slug"], **checked)
                 messages.success(request, f"Created {project.name}. Set it up below.")
                 return redirect("project-settings", slug=project.slug)
@@ -105,7 +105,7 @@ def project_settings(request, slug):
     if request.method == "POST":
         form = ProjectSettingsForm(request.POST, task_types=project.task_types)
         values = {**request.POST.dict(), "kinds": request.POST.getlist("kinds")}
-        for flag in ("require_rationale", "require_review", "prioritise_coverage"):
+        for flag in FLAGS:
             values[flag] = flag in request.POST
         if not form.is_valid():
             errors = _form_errors(form)

@@ -11,13 +11,15 @@ from annotation.metrics.consistency import refusal_conflicts, response_style
 from annotation.metrics.coverage import annotations_per_day, domains_and_languages, safety_balance, task_type_mix
 from annotation.metrics.project import cached_pairwise_metrics
 from annotation.metrics.summary import overview_figures
-from annotation.models import AnnotationEdit, Item, Review
+from annotation.models import Adjudication, AnnotationEdit, Item, Review
 from annotation.neardup import clusters, unsigned_count
-from annotation.review import item_set_gold, payload_diff
+from annotation.payload_display import readable_diff
+from annotation.review import item_set_gold
 from annotation.selectors import STAFF_ROLES, membership_for
 from annotation.taxonomy import PAIRWISE_KINDS, Role
 from annotation.web.auth import session_required
-from annotation.web.forms import GoldForm, cleaned
+from annotation.web.forms import GoldForm, cleaned, invalid, refused
+from annotation.web.review_forms import DisputeFilterForm, adjudicated_label
 from annotation.web.tables import bars, csv_response, table_query
 
 ANNOTATOR_COLUMNS = [
@@ -122,15 +124,27 @@ def disputes(request, slug, table, csv):
     project = _staff(request, slug).project
     metrics = cached_pairwise_metrics(project)
     rows, ranked = metrics["disputed"], metrics["rankings"]["disputed"]
-    prompts = dict(Item.objects.filter(id__in=[row["item"] for row in rows + ranked]).values_list("id", "prompt"))
+    shown = DisputeFilterForm(request.GET)
+    if not shown.is_valid():
+        return refused(invalid(shown), status=400)
+    ids = [row["item"] for row in rows + ranked]
+    prompts = dict(Item.objects.filter(id__in=ids).values_list("id", "prompt"))
+    final = dict(Adjudication.objects.filter(item_id__in=ids).values_list("item_id", "choice"))
     for row in rows + ranked:
         row["prompt"] = prompts.get(row["item"], "")
+        row["adjudicated"] = adjudicated_label(final[row["item"]]) if row["item"] in final else ""
+    if shown.cleaned_data["open"]:
+        rows, ranked = (
+            [row for row in rows if not row["adjudicated"]],
+            [row for row in ranked if not row["adjudicated"]],
+        )
     if csv and table == "rankings":
         return csv_response(f"{slug}-disputed-rankings", ranked, ["item", "judgments", "kendall_w", "prompt"])
     if csv:
         columns = ["item", "judgments", "agreement", "response_0", "response_1", "tie", "prompt"]
         return csv_response(f"{slug}-disputes", rows, columns)
-    return render(request, "quality/disputes.html", {"project": project, "rows": rows, "ranked": ranked})
+    context = {"project": project, "rows": rows, "ranked": ranked, "open_only": shown.cleaned_data["open"]}
+    return render(request, "quality/disputes.html", context)
 
 
 @session_required
@@ -195,10 +209,12 @@ def item_history(item) -> list[dict]:
         {
             "annotation": annotation,
             "reviews": [
-                (review, payload_diff(review.payload_before, review.payload_after))
+                (review, readable_diff(review.payload_before, review.payload_after))
                 for review in annotation.reviews.all()
             ],
-            "edits": [(edit, payload_diff(edit.payload_before, edit.payload_after)) for edit in annotation.edits.all()],
+            "edits": [
+                (edit, readable_diff(edit.payload_before, edit.payload_after)) for edit in annotation.edits.all()
+            ],
         }
         for annotation in annotations
     ]

@@ -39,6 +39,7 @@ urlpatterns = [
     path("p/<slug:slug>/import/<int:job_id>/start/", import_views.import_start, name="import-start"),
     path("p/<slug:slug>/import/<int:job_id>/created/", import_views.import_created, name="import-created"),
     path("p/<slug:slug>/review/", reviewing.queue, name="review"),
+    path("p/<slug:slug>/review/undo/", reviewing.undo, name="review-undo"),
     path("p/<slug:slug>/review/<int:pk>/", reviewing.history, name="review-history"),
     path("p/<slug:slug>/quality/", quality.overview, name="quality"),
     path("p/<slug:slug>/quality/summary/", quality.agreement_summary, name="quality-agreement-summary"),

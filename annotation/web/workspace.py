@@ -7,6 +7,7 @@ from functools import wraps
 
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
@@ -18,13 +19,21 @@ from annotation.guidelines import guidelines_notice
 from annotation.markdown import render_markdown
 from annotation.models import Assignment
 from annotation.payloads import is_ranked
-from annotation.selectors import NoLongerMember, assignment_missing, membership_for, own_assignment
+from annotation.queues import EVERYTHING, KIND_QUEUE_LABELS, Queue, queue_choices
+from annotation.selectors import (
+    NoLongerMember,
+    assignment_missing,
+    membership_for,
+    own_assignment,
+    workspace_progress,
+)
 from annotation.taxonomy import CRITERIA, PAIRWISE_KINDS, REFUSAL_STYLES, STRENGTHS
 from annotation.web.auth import session_required, wants_json
 from annotation.web.forms import (
     DraftForm,
     HintsForm,
     PreviewForm,
+    QueueForm,
     SkipForm,
     TaskSubmitForm,
     cleaned,
@@ -58,6 +67,32 @@ def field_errors(exc: InvalidInput) -> dict[str, str]:
     return errors
 
 
+ERROR_FIELDS = {
+    "response": ("Response", "response"),
+    "refusal_style": ("Refusal style", "refusal_style"),
+    "harm_category": ("Harm category", "harm_category"),
+    "disagree_reason": ("Why you disagree", "disagree_reason"),
+    "continuation": ("Follow-up turns", "turns"),
+    "choice": ("Which response is better", "choice"),
+    "strength": ("How much better", "strength"),
+    "criteria": ("Per criterion", "criteria"),
+    "ranking": ("Ranking", "ranking-title"),
+    "rationale": ("Rationale", "rationale"),
+    "better_response": ("Better response", "better_response"),
+}
+
+
+def error_links(errors: dict) -> list[dict]:
+    """The error summary's entries: each refused field's label and the element it links to."""
+    links = []
+    for key in errors:
+        if FOLLOW_UP_TURN.match(key):
+            continue  # shown as "continuation", under the turns
+        label, anchor = ERROR_FIELDS.get(key, (key.replace("_", " ").capitalize(), key))
+        links.append({"key": key, "label": label, "anchor": anchor})
+    return links
+
+
 def conversation(item) -> list[dict]:
     return item.messages or [{"role": "user", "content": item.prompt}]
 
@@ -88,6 +123,7 @@ def task_context(
         "turns": conversation(item),
         "values": values,
         "errors": errors or {},
+        "error_links": error_links(errors or {}),
         "pairwise": item.kind in PAIRWISE_KINDS,
         "refusal_styles": REFUSAL_STYLES,
         "harm_categories": membership.project.harm_categories,
@@ -106,40 +142,98 @@ def task_context(
     return context
 
 
-def _render_task(request, membership, assignment, status=200, guidelines_notice=None, **extra):
-    template = "annotation/annotate.html#task" if request.htmx else "annotation/annotate.html"
-    context = task_context(membership, assignment, **extra)
+def previous_url(project, latest: dict | None) -> str | None:
+    """Where "Previous" goes: my latest annotation's edit page while it awaits review (as from My work), else its
+    read-only history."""
+    if latest is None:
+        return None
+    return reverse("work-edit" if latest["pending"] else "review-history", args=[project.slug, latest["id"]])
+
+
+def header_context(membership, queue: Queue) -> dict:
+    """The task header: progress, the queue picker (when the project offers one) and the Previous link."""
+    project = membership.project
+    progress = workspace_progress(membership, queue)
+    return {
+        "progress": progress,
+        "previous_url": previous_url(project, progress["latest"]),
+        "queue": queue,
+        "queue_query": queue_query(queue),
+        "queue_groups": queue_choices(project) if project.queue_choice else [],
+    }
+
+
+def _render_task(request, membership, assignment, status=200, guidelines_notice=None, queue=EVERYTHING, **extra):
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "annotation/annotate.html#task" if partial else "annotation/annotate.html"
+    context = task_context(membership, assignment, **extra) | header_context(membership, queue)
     context["guidelines_notice"] = guidelines_notice
-    context["guidelines_html"] = "" if request.htmx else render_markdown(membership.project.guidelines)
+    context["guidelines_html"] = "" if partial else render_markdown(membership.project.guidelines)
     response = render(request, template, context, status=status)
     patch_vary_headers(response, ["HX-Request"])
     return response
 
 
-def _next(request, membership, notice=None):
+def _outside(queue: Queue, assignment: Assignment) -> str | None:
+    if queue.holds(assignment.item):
+        return None
+    kind = KIND_QUEUE_LABELS.get(assignment.item.kind, assignment.item.kind).lower()
+    return f"Your unfinished task comes first: it is from {kind}, outside {queue.label}; then work comes from there."
+
+
+def _next(request, membership, notice=None, queue=EVERYTHING):
     try:
-        assignment = assignment_next(project=membership.project, user=request.user)
-    except Conflict as exc:
-        return _render_task(request, membership, None, status=exc.status, notice=exc.message, notice_warn=True)
+        assignment = assignment_next(
+            project=membership.project, user=request.user, kind=queue.kind, task_type=queue.task_type
+        )
+    except (Conflict, InvalidInput) as exc:
+        return _render_task(
+            request, membership, None, status=exc.status, notice=exc.message, notice_warn=True, queue=queue
+        )
     if assignment is not None and assignment.resumed:
         notice = " ".join(filter(None, [notice, "Your lease on this item had run out; your draft is back."]))
+    if assignment is not None:
+        notice = " ".join(filter(None, [notice, _outside(queue, assignment)])) or None
     changed = guidelines_notice(membership) if assignment is not None else None
-    return _render_task(request, membership, assignment, notice=notice, guidelines_notice=changed)
+    return _render_task(request, membership, assignment, notice=notice, guidelines_notice=changed, queue=queue)
+
+
+def _queue(request, membership) -> Queue:
+    """The queue the request names (`?queue=`); InvalidInput for one the project does not offer."""
+    return QueueForm(request.GET, project=membership.project).chosen()
 
 
 @session_required
 @require_GET
 def annotate(request, slug):
-    return _next(request, membership_for(request.user, slug))
+    membership = membership_for(request.user, slug)
+    try:
+        queue = _queue(request, membership)
+    except InvalidInput as exc:
+        context = {"project": membership.project, "queue_error": exc.message} | header_context(membership, EVERYTHING)
+        context["guidelines_html"] = render_markdown(membership.project.guidelines)
+        template = "annotation/annotate.html#task" if request.htmx else "annotation/annotate.html"
+        return render(request, template, context, status=400)
+    return _next(request, membership, queue=queue)
 
 
-def _next_or_redirect(request, membership, notice):
+def _next_or_redirect(request, membership, notice, queue: Queue):
     if not request.htmx:
-        return redirect("annotate", slug=membership.project.slug)
-    return _next(request, membership, notice)
+        return redirect(reverse("annotate", args=[membership.project.slug]) + queue_query(queue))
+    return _next(request, membership, notice, queue)
 
 
-def _refused(request, membership, assignment, status, *, version, errors=None, notice=None):
+def queue_query(queue: Queue) -> str:
+    return f"?queue={queue.value}" if queue.value else ""
+
+
+def _queue_refused(exc: InvalidInput) -> JsonResponse:
+    """A submit or skip whose page names a queue the project no longer offers: refused before anything is
+    written, so the text stays on the page."""
+    return JsonResponse({"detail": f"{exc.message} Your text is kept here."}, status=400)
+
+
+def _refused(request, membership, assignment, status, *, version, queue, errors=None, notice=None):
     """Show a refused submit again with the posted text, kept as the draft so that a reload shows it too, unless
     another tab or device saved a newer draft since the page's `version`: the page then keeps its version, so that
     its autosave is refused too rather than overwrite the newer text."""
@@ -159,6 +253,7 @@ def _refused(request, membership, assignment, status, *, version, errors=None, n
         notice=notice,
         notice_warn=True,
         draft_version="" if version is None else version,
+        queue=queue,
     )
 
 
@@ -203,13 +298,17 @@ def removed_member_answered(view):
 def submit(request, slug, pk):
     membership = _membership(request, slug, pk)
     assignment = _assignment_in(membership, pk)
+    try:
+        queue = _queue(request, membership)
+    except InvalidInput as exc:
+        return _queue_refused(exc)
     payload = payload_from_form(assignment.item, assignment, request.POST)
     form = TaskSubmitForm(request.POST)
     try:
         meta = cleaned(form)
     except InvalidInput as exc:
         version = form.cleaned_data.get("draft_version")
-        return _refused(request, membership, assignment, 422, version=version, notice=exc.message)
+        return _refused(request, membership, assignment, 422, version=version, queue=queue, notice=exc.message)
     version = meta["draft_version"]
     try:
         if meta["check_draft"]:
@@ -222,12 +321,12 @@ def submit(request, slug, pk):
             time_spent_ms=meta["time_spent_ms"],
         )
     except InvalidInput as exc:
-        return _refused(request, membership, assignment, 422, version=version, errors=field_errors(exc))
+        return _refused(request, membership, assignment, 422, version=version, queue=queue, errors=field_errors(exc))
     except (Gone, Conflict) as exc:
         assignment.refresh_from_db(fields=["status"])
         notice = ALREADY_SUBMITTED if assignment.status == Assignment.Status.SUBMITTED else exc.message
-        return _refused(request, membership, assignment, 409, version=version, notice=notice)
-    return _next_or_redirect(request, membership, notice="Submitted.")
+        return _refused(request, membership, assignment, 409, version=version, queue=queue, notice=notice)
+    return _next_or_redirect(request, membership, "Submitted.", queue)
 
 
 @session_required
@@ -237,12 +336,18 @@ def skip(request, slug, pk):
     membership = _membership(request, slug, pk)
     _assignment_in(membership, pk)
     try:
+        queue = _queue(request, membership)
+    except InvalidInput as exc:
+        return _queue_refused(exc)
+    try:
         reason = cleaned(SkipForm(request.POST))["reason"]
         assignment_skip(assignment_id=pk, user=request.user, reason=reason)
     except (InvalidInput, Conflict) as exc:
         assignment = _assignment_in(membership, pk)
-        return _render_task(request, membership, assignment, status=422, notice=exc.message, notice_warn=True)
-    return _next_or_redirect(request, membership, notice="Skipped.")
+        return _render_task(
+            request, membership, assignment, status=422, notice=exc.message, notice_warn=True, queue=queue
+        )
+    return _next_or_redirect(request, membership, "Skipped.", queue)
 
 
 @session_required

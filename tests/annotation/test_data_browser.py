@@ -163,7 +163,7 @@ def test_the_page_paginates(project, users, make_items, browser_client):
         ("review_status=x", "review_status"),
         ("gold=perhaps", "gold"),
         ("created_from=yesterday", "created_from"),
-        ("q=ab", "q"),
+        ("q=ab", "Search"),
         ("sort=prompt", "sort"),
         ("page=0", "page"),
         ("page=99999999999999999999", "page"),
@@ -173,7 +173,7 @@ def test_a_junk_query_is_a_400_naming_the_field(data, users, browser_client, que
     login(browser_client, users["reviewer"])
     response = browser_client.get(f"/p/demo/data/?{query}")
     assert response.status_code == 400 and f"{field}:" in response.content.decode()
-    api_field = {"gold": "gold"}.get(field, field)
+    api_field = {"Search": "q"}.get(field, field)
     if field not in ("sort", "page"):
         answer = api(users["reviewer"]).get(f"/api/v1/projects/demo/items/?{query}")
         assert answer.status_code == 400 and api_field in answer.json()["errors"][0]["field"], answer.content

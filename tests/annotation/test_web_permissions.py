@@ -34,6 +34,25 @@ MATRIX = [
     ("get", "/p/demo/items/{item}/paraphrases/", {}, MEMBERS),
     ("get", "/p/demo/documents/", {}, {"admin": 200, "reviewer": 403, "ann1": 403, "outsider": 404, None: 302}),
     ("get", "/", {}, {"admin": 200, "reviewer": 200, "ann1": 200, "outsider": 200, None: 302}),
+    ("get", "/p/demo/review/", {}, {"admin": 200, "reviewer": 200, "ann1": 403, "outsider": 404, None: 302}),
+    (
+        "get",
+        "/p/demo/review/?after={done}",
+        {},
+        {"admin": 200, "reviewer": 200, "ann1": 403, "outsider": 404, None: 302},
+    ),
+    (
+        "post",
+        "/p/demo/review/",
+        {"annotation": "{done}", "decision": "accept"},
+        {"admin": 302, "reviewer": 302, "ann1": 403, "outsider": 404, None: 302},
+    ),
+    (
+        "post",
+        "/p/demo/review/undo/",
+        {"review": "1"},
+        {"admin": 404, "reviewer": 404, "ann1": 403, "outsider": 404, None: 302},
+    ),
 ]
 
 
@@ -50,6 +69,7 @@ def test_it_enforces_membership_on_every_page(project, users, make_items, who, m
     if who:
         client.force_login(users[who])
     url = url.format(live=live.id, done=annotation.id, item=items[0].id)
+    data = {name: str(value).format(done=annotation.id) for name, value in data.items()}
     response = getattr(client, method)(url, {**data, "client_id": str(uuid.uuid4())} if method == "post" else data)
     # Anonymous page loads go to the login page; anonymous posts get a 401 that the page can show (issue 9, item 2).
     want = 401 if who is None and method == "post" else expected[who]

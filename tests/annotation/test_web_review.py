@@ -85,10 +85,10 @@ def test_a_decision_is_required_and_a_refused_edit_keeps_the_reviewers_text(proj
     annotation = submit_as(project, users["ann1"], {"response": "Answer"})
     token = login(browser_client, users["reviewer"])
     none = decide(browser_client, token, {"annotation": annotation.id, "note": "Looks fine"})
-    assert none.status_code == 400 and "choose Accept, Reject or Save edit" in none.content.decode()
+    assert none.status_code == 422 and "choose Accept, Reject or Save edit" in none.content.decode()
     assert ">Looks fine</textarea>" in none.content.decode()
     refused = decide(browser_client, token, {"annotation": annotation.id, "decision": "edit_accept", "response": ""})
-    assert refused.status_code == 400 and '<details class="edit" data-submit-with="edit_accept" open>' in (
+    assert refused.status_code == 422 and 'id="review-edit" data-submit-with="edit_accept" open>' in (
         refused.content.decode()
     )
     assert Annotation.objects.get().review_status == "pending"

@@ -212,7 +212,7 @@ def test_ctrl_enter_inside_the_autosave_delay_keeps_the_newest_text(page, live_s
     page.wait_for_selector('#save-state[data-state="saved"]')
     page.keyboard.type(", and the newest ones")
     page.keyboard.press("Control+Enter")  # no refusal style picked: the submit is refused
-    page.wait_for_selector("text=Fix the marked fields")
+    page.wait_for_selector("[data-error-summary]:has-text('Fix: Refusal style')")
     shot(page, "race-refused")
     assert Draft.objects.get().payload["response"] == "First words, and the newest ones"
     page.reload()
