@@ -191,6 +191,8 @@
   function giveFocusBack(panel) {
     const opener = openers.get(panel);
     openers.delete(panel);
+    const active = document.activeElement;
+    if (active && active !== document.body && !panel.contains(active)) return; // focus has moved on already
     if (opener?.isConnected && !opener.inert && !opener.closest("[inert]")) opener.focus();
   }
 
