@@ -42,8 +42,15 @@ def humanize_code(value) -> str:
     return text[:1].upper() + text[1:]
 
 
+def label(labels: dict, value) -> str:
+    """A stored value's label from `labels`, else the value in words ("" for none)."""
+    if value in (None, ""):
+        return ""
+    return labels.get(value) or humanize_code(value)
+
+
 def task_type_label(task_type: str) -> str:
-    return TASK_TYPE_LABELS.get(task_type) or humanize_code(task_type)
+    return label(TASK_TYPE_LABELS, task_type)
 
 
 def response_letter(choice) -> str:
@@ -55,17 +62,13 @@ def response_letter(choice) -> str:
     return str(choice)
 
 
-def _label(labels: dict, value) -> str:
-    return labels.get(value) or humanize_code(value)
-
-
 def field_text(name: str, value) -> str:
     """One payload field's value in words."""
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if name == "continuation" and isinstance(value, list):
         return "\n".join(
-            f"{_label(ROLE_LABELS, turn.get('role', ''))}: {turn.get('content', '')}"
+            f"{label(ROLE_LABELS, turn.get('role', ''))}: {turn.get('content', '')}"
             for turn in value
             if isinstance(turn, dict)
         )
@@ -76,7 +79,7 @@ def field_text(name: str, value) -> str:
             " = ".join(response_letter(index) for index in tier) for tier in value if isinstance(tier, list)
         )
     if name == "criteria" and isinstance(value, dict):
-        return "; ".join(f"{_label(CRITERION_LABELS, key)}: {response_letter(choice)}" for key, choice in value.items())
+        return "; ".join(f"{label(CRITERION_LABELS, key)}: {response_letter(choice)}" for key, choice in value.items())
     labels = {
         "refusal_style": REFUSAL_STYLE_LABELS,
         "harm_category": HARM_CATEGORY_LABELS,
@@ -84,7 +87,7 @@ def field_text(name: str, value) -> str:
         "task_type": TASK_TYPE_LABELS,
     }.get(name)
     if labels is not None and isinstance(value, str):
-        return _label(labels, value)
+        return label(labels, value)
     return "" if value is None else str(value)
 
 
@@ -103,13 +106,12 @@ def readable_diff(before: dict, after: dict) -> list[tuple[str, str]]:
     """Line diff of two payloads in words, as (mark, line) pairs: '@' names a field, then ' ', '+' or '-' lines."""
     old, new = dict(payload_fields(before)), dict(payload_fields(after))
     rows = []
-    for label in [label for label in FIELD_LABELS.values() if label in old or label in new] + sorted(
-        (set(old) | set(new)) - set(FIELD_LABELS.values())
-    ):
-        if old.get(label, "") == new.get(label, ""):
+    known = [name for name in FIELD_LABELS.values() if name in old or name in new]
+    for name in known + sorted((set(old) | set(new)) - set(known)):
+        if old.get(name, "") == new.get(name, ""):
             continue
-        rows.append(("@", label))
-        for line in difflib.ndiff(old.get(label, "").splitlines(), new.get(label, "").splitlines()):
+        rows.append(("@", name))
+        for line in difflib.ndiff(old.get(name, "").splitlines(), new.get(name, "").splitlines()):
             if line[:1] in "+- ":
                 rows.append((line[:1], line[2:]))
     return rows

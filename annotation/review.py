@@ -1,7 +1,6 @@
 """Reviewing: accept, reject with a reason, or edit and accept written work (demonstrations, refusals, better
 responses); adjudicate pairs; gold."""
 
-import difflib
 from datetime import timedelta
 
 from django.db import transaction
@@ -203,20 +202,6 @@ def _payload_change(before: dict, after: dict) -> tuple[dict, dict]:
     return {"payload": {name: before.get(name) for name in changed}}, {
         "payload": {name: after.get(name) for name in changed}
     }
-
-
-def payload_diff(before: dict, after: dict) -> list[tuple[str, str]]:
-    """Line diff of two payloads' texts as (kind, line) pairs, kind one of ' ', '+', '-', for display."""
-    lines = []
-    for field in sorted(set(before) | set(after)):
-        old, new = str(before.get(field, "")), str(after.get(field, ""))
-        if old == new:
-            continue
-        lines.append(("@", field))
-        for line in difflib.ndiff(old.splitlines(), new.splitlines()):
-            if line[:1] in "+- ":
-                lines.append((line[:1], line[2:]))
-    return lines
 
 
 def disputed_item(*, membership: Membership, item_id: int) -> tuple[Item, QuerySet[Annotation]]:

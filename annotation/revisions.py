@@ -3,6 +3,7 @@ order, and what a resubmission changed since the rejection."""
 
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import takewhile
 
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 
@@ -90,16 +91,11 @@ def annotation_history(annotation: Annotation) -> list[HistoryEntry]:
 def resubmission(history: list[HistoryEntry]) -> Resubmission | None:
     """The latest rejection that the annotator answered with revisions: its reason and note, and the diff from the
     rejected text to the text they resubmitted (their last revision before the next decision)."""
-    found, rejection, revised = None, None, None
-    for entry in history:
-        if entry.revision:
-            revised = entry if rejection else None
-        elif rejection and revised:
-            found, rejection, revised = (rejection, revised), None, None
-        if entry.rejection:
-            rejection, revised = entry, None
-    if rejection and revised:
-        found = (rejection, revised)
+    found = None
+    for at, entry in enumerate(history):
+        revisions = list(takewhile(lambda later: later.revision, history[at + 1 :])) if entry.rejection else []
+        if revisions:
+            found = (entry, revisions[-1])
     if found is None:
         return None
     rejection, revised = found

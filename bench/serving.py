@@ -10,7 +10,6 @@ import argparse
 import http.client
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -19,13 +18,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 PATHS = ["/healthz", "/login/"]
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from training.pipeline.launch import free_port  # noqa: E402
 
 
 def prepared_env(folder: Path) -> dict[str, str]:

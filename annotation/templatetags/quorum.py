@@ -1,6 +1,6 @@
 from django import template
 
-from annotation.payload_display import humanize_code, payload_fields, response_letter
+from annotation.payload_display import humanize_code, label, payload_fields, response_letter
 from annotation.revisions import Resubmission
 from annotation.revisions import resubmission as latest_resubmission
 from annotation.taxonomy import (
@@ -18,19 +18,13 @@ from annotation.taxonomy import (
 register = template.Library()
 
 
-def _label(labels: dict, value) -> str:
-    if value in (None, ""):
-        return ""
-    return labels.get(value) or humanize_code(value)
-
-
 @register.filter
 def criterion(values: dict, name: str) -> str:
     return values.get(f"criterion_{name}", "")
 
 
 def _labeller(labels: dict):
-    return lambda value: _label(labels, value)
+    return lambda value: label(labels, value)
 
 
 for _name, _labels in {
@@ -50,7 +44,7 @@ for _name, _labels in {
 def flag_text(flag: str) -> str:
     """A quality flag ("left_share: favours one side") with its measure in words."""
     name, sep, why = str(flag).partition(": ")
-    return f"{_label(METRIC_LABELS, name)}{sep}{why}" if sep else str(flag)
+    return f"{label(METRIC_LABELS, name)}{sep}{why}" if sep else str(flag)
 
 
 @register.filter

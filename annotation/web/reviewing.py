@@ -62,8 +62,7 @@ def _review_context(membership, annotation, *, error=None, values=None):
 
 def _shown_filters(request, membership) -> ReviewFilterForm:
     shown = ReviewFilterForm(request.GET, membership=membership)
-    if not shown.is_valid():
-        raise invalid(shown)
+    cleaned(shown)
     return shown
 
 
@@ -176,10 +175,8 @@ def undo(request, slug):
     membership = membership_for(request.user, slug, *STAFF_ROLES)
     try:
         shown = _shown_filters(request, membership)
-        form = UndoForm(request.POST)
-        if not form.is_valid():
-            raise invalid(form)
-        annotation = review_undo(membership=membership, review_id=form.cleaned_data["review"])
+        review_id = cleaned(UndoForm(request.POST))["review"]
+        annotation = review_undo(membership=membership, review_id=review_id)
     except InvalidInput as exc:
         return refused(exc, status=400)
     except Conflict as exc:

@@ -7,12 +7,12 @@ from annotation.assignment import annotation_submit, assignment_next
 from annotation.errors import Conflict, InvalidInput
 from annotation.item_validation import RANKED_GOLD, gold_errors
 from annotation.models import Adjudication, Annotation, Item, Membership
+from annotation.payload_display import readable_diff
 from annotation.payloads import validate_payload
 from annotation.review import (
     adjudicate,
     gold_from_adjudication,
     item_set_gold,
-    payload_diff,
     review_decide,
     review_queue,
 )
@@ -62,7 +62,7 @@ def test_accept_reject_and_edit_keep_a_history(project, users, make_items):
     }
     assert Annotation.objects.get(id=third.id).payload == {"response": "Answer 2, fixed"}
     assert (edit.payload_before, edit.payload_after) == ({"response": "Answer 2"}, {"response": "Answer 2, fixed"})
-    assert ("-", "Answer 2") in payload_diff(edit.payload_before, edit.payload_after)
+    assert ("-", "Answer 2") in readable_diff(edit.payload_before, edit.payload_after)
     with pytest.raises(Conflict, match="already accepted"):
         review_decide(membership=reviewer, annotation_id=first.id, decision="reject", reason="other")
 

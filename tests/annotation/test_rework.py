@@ -11,7 +11,7 @@ from annotation.errors import Conflict, InvalidInput
 from annotation.models import AnnotationEdit, AuditEvent
 from annotation.project_settings import project_archive
 from annotation.review import review_decide, review_queue
-from annotation.revisions import annotation_history, resubmission
+from annotation.revisions import HistoryEntry, annotation_history, resubmission
 from tests.annotation.test_review import member, submit_as
 from tests.conftest import demo_rows, login
 
@@ -207,3 +207,17 @@ def test_a_plain_pending_annotation_shows_no_rework_notice(project, users, make_
     submit_as(project, users["ann1"], {"response": "No.", "refusal_style": "decline_explain"})
     client.force_login(users["reviewer"])
     assert "Resubmitted after rejection" not in client.get("/p/demo/review/").content.decode()
+
+
+def test_a_resubmission_diffs_against_the_last_revision_before_the_next_decision():
+    def entry(after, **kind):
+        return HistoryEntry(title="", actor="", at=None, diff=[], before={}, after=after, **kind)
+
+    history = [
+        entry({"response": "No."}, rejection=True, reason="Unhelpful", note="Say why."),
+        entry({"response": "No, sorry."}, revision=True),
+        entry({"response": "I can't help with that, because it harms others."}, revision=True),
+    ]
+    found = resubmission(history)
+    assert found.reason == "Unhelpful" and ("+", "I can't help with that, because it harms others.") in found.diff
+    assert resubmission(history[:1]) is None
