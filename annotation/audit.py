@@ -5,6 +5,8 @@ from django.db.models import QuerySet
 
 from annotation.models import AuditEvent, Project
 
+AUDITED_IDS = 100  # an audit event of a bulk change names this many items at most, and counts them all
+
 
 class Action(models.TextChoices):
     PROJECT_CREATE = "project.create"
@@ -28,6 +30,7 @@ class Action(models.TextChoices):
     ITEM_EXCLUDE = "item.exclude"
     ITEM_INCLUDE = "item.include"
     ITEM_REQUEUE = "item.requeue"
+    ITEM_TAG = "item.tag"
     ITEMS_IMPORT = "items.import"
     DOCUMENT_DELETE = "document.delete"
     COMMENT_RESOLVE = "comment.resolve"

@@ -11,12 +11,13 @@ from django.db.models import F, QuerySet
 from django.db.models.functions import Least
 from django.http import StreamingHttpResponse
 
-from annotation.audit import Action, audit_record
+from annotation.audit import AUDITED_IDS, Action, audit_record
 from annotation.errors import InvalidInput
 from annotation.models import Adjudication, Annotation, Item, Membership, Project
 from annotation.projects import ensure_writable
 from annotation.review import item_set_gold
 from annotation.slots import open_slots_recount
+from annotation.tags import item_tags
 from annotation.taxonomy import PAIRWISE_KINDS, TIE, Kind
 
 MAX_EXTRA_OVERLAP = 50
@@ -35,8 +36,10 @@ CSV_COLUMNS = [
     "completed_count",
     "is_gold",
     "excluded_reason",
+    "tags",
     "created_at",
 ]
+_EXPORT_CHUNK = 2000
 
 
 def selected_ids(*, project: Project, item_ids: Iterable[int]) -> list[int]:
@@ -170,9 +173,25 @@ def items_gold_clear(*, membership: Membership, item_ids: list[int]) -> list[int
     return gold_ids
 
 
+def _with_tags(items: QuerySet[Item]) -> Iterator[tuple[Item, list[str]]]:
+    """Each item in id order with its tags, read a chunk of items at a time."""
+    chunk: list[Item] = []
+    for item in items.order_by("id").iterator(chunk_size=_EXPORT_CHUNK):
+        chunk.append(item)
+        if len(chunk) == _EXPORT_CHUNK:
+            yield from _tagged(chunk)
+            chunk = []
+    yield from _tagged(chunk)
+
+
+def _tagged(chunk: list[Item]) -> Iterator[tuple[Item, list[str]]]:
+    tags = item_tags(item.id for item in chunk)
+    return ((item, tags.get(item.id, [])) for item in chunk)
+
+
 def export_jsonl(items: QuerySet[Item]) -> Iterator[str]:
     """The items as JSONL lines in the import format; each line's meta carries the item's id as `source_item`."""
-    for item in items.order_by("id").iterator(chunk_size=2000):
+    for item, tags in _with_tags(items):
         row: dict = {"kind": item.kind}
         row |= {"messages": item.messages} if item.messages else {"prompt": item.prompt}
         row |= {name: getattr(item, name) for name in ("task_type", "domain") if getattr(item, name)}
@@ -183,6 +202,8 @@ def export_jsonl(items: QuerySet[Item]) -> Iterator[str]:
             row["responses"] = item.responses
         if item.is_gold:
             row["gold"] = item.gold
+        if tags:
+            row["tags"] = tags
         row["meta"] = {**item.meta, "source_item": item.id}
         yield json.dumps(row, ensure_ascii=False) + "\n"
 
@@ -194,9 +215,10 @@ def export_csv(items: QuerySet[Item]) -> Iterator[str]:
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     yield _drain(buffer)
-    for item in items.order_by("id").iterator(chunk_size=2000):
-        values = {name: getattr(item, name) for name in CSV_COLUMNS}
+    for item, tags in _with_tags(items):
+        values = {name: getattr(item, name) for name in CSV_COLUMNS if name != "tags"}
         values["prompt"] = item.last_user_turn
+        values["tags"] = " ".join(tags)
         values["responses"] = json.dumps([response["text"] for response in item.responses], ensure_ascii=False)
         writer.writerow([_cell(values[name]) for name in CSV_COLUMNS])
         yield _drain(buffer)
@@ -226,9 +248,6 @@ def _cell(value):
 
 def _target(item_ids: list[int]) -> str:
     return f"item {item_ids[0]}" if len(item_ids) == 1 else f"{len(item_ids)} items"
-
-
-AUDITED_IDS = 100  # an audit event names this many items at most, and counts them all
 
 
 def _ids(item_ids: list[int], **extra) -> dict:

@@ -9,12 +9,12 @@ judgment takes (the sign of its preference score: first response, second respons
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.fields.json import KT
 from django.db.models.functions import Sign
 from django.utils import timezone
 
-from annotation.models import Annotation, Assignment, Item, Membership
+from annotation.models import Annotation, Assignment, Item, ItemTag, Membership
 from annotation.review import WRITTEN
 from annotation.selectors import STAFF_ROLES
 from annotation.taxonomy import PAIRWISE_KINDS
@@ -46,6 +46,9 @@ LIST_FIELDS = (
     "created_at",
 )
 
+TAGS_BY_NAME = Prefetch("tags", queryset=ItemTag.objects.order_by("name"))
+"""Prefetch for item.tags.all() in name order, one query for a page of items."""
+
 
 def items_browse(
     membership: Membership,
@@ -53,6 +56,7 @@ def items_browse(
     kind: str = "",
     task_type: str = "",
     domain: str = "",
+    tag: str = "",
     status: str = "",
     annotator: str = "",
     agreement: str = "",
@@ -76,6 +80,8 @@ def items_browse(
         items = items.filter(task_type=task_type)
     if domain:
         items = items.filter(domain=domain)
+    if tag:
+        items = items.filter(tags__name=tag)
     if status:
         items = items.filter(_status(status, project.overlap))
     if annotator:
@@ -93,7 +99,9 @@ def items_browse(
         items = items.filter(created_at__date__lte=created_to)
     if q:
         # The first N matches of each source stand for the answer only when nothing else narrows it.
-        narrowed = any([kind, task_type, domain, status, annotator, agreement, review_status, created_from, created_to])
+        narrowed = any(
+            [kind, task_type, domain, tag, status, annotator, agreement, review_status, created_from, created_to]
+        )
         unlimited = narrowed or gold is not None
         items = items.filter(id__in=_search(project, q, None if unlimited else search_limit))
     return items.order_by(*_ordering(sort))
@@ -163,7 +171,11 @@ def browse_page(membership: Membership, filters: dict, *, page: int, per_page: i
     rows of each source; the count needs COUNT_CAP + 1 of each at most."""
     start = (page - 1) * per_page
     limit = start + per_page if filters.get("sort", "id") == "id" else SEARCH_LIMIT
-    rows = list(items_browse(membership, **filters, search_limit=limit).only(*LIST_FIELDS)[start : start + per_page])
+    rows = list(
+        items_browse(membership, **filters, search_limit=limit)
+        .only(*LIST_FIELDS)
+        .prefetch_related(TAGS_BY_NAME)[start : start + per_page]
+    )
     counted = items_browse(membership, **filters, search_limit=COUNT_CAP + 1).order_by()
     if not any(filters.get(name) for name in PER_ITEM_FILTERS) and filters.get("status") != "in_progress":
         return rows, counted.count(), False

@@ -90,28 +90,36 @@ PAIRS = [
 ]
 
 
+# Tags that evaluation reports on by themselves: edge cases (a cut-off text, a passage without the answer), task
+# types the demo treats as rare in real traffic, and scenarios (an exam-stressed user, a person in crisis). Each tags
+# whole task types, so the demo's split holds some of each out for eval (edge_case and rare: five or more items with a
+# reference metric, enough for a figure of their own; tests/annotation/test_commands.py).
+EDGE_CASE_TASK_TYPES = {"closed_qa", "summarization", "extraction"}
+RARE_TASK_TYPES = {"classification", "translation", "closed_qa"}
+SCENARIOS = {"chat": "scenario:exam_stress", "self_harm": "scenario:crisis", "medical_advice": "scenario:crisis"}
+
+
+def _demonstration_tags(task_type: str) -> list[str]:
+    tags = ["edge_case"] if task_type in EDGE_CASE_TASK_TYPES else []
+    tags += ["rare"] if task_type in RARE_TASK_TYPES else []
+    return tags + ([SCENARIOS[task_type]] if task_type in SCENARIOS else [])
+
+
 def demo_rows() -> list[dict]:
     rows = []
     for task_type, template in TASK_TEMPLATES.items():
         for topic in TOPICS:
-            rows.append(
-                {
-                    "kind": "demonstration",
-                    "prompt": template.format(t=topic),
-                    "task_type": task_type,
-                    "domain": "general",
-                }
-            )
-    for category, prompt in SHOULD_REFUSE:
-        for suffix in ("", " Be detailed."):
-            rows.append(
-                {"kind": "refusal", "prompt": prompt + suffix, "safety": "should_refuse", "harm_category": category}
-            )
-    for category, prompt in SHOULD_COMPLY:
-        for suffix in ("", " Keep it short."):
-            rows.append(
-                {"kind": "refusal", "prompt": prompt + suffix, "safety": "should_comply", "harm_category": category}
-            )
+            row = {"kind": "demonstration", "prompt": template.format(t=topic), "task_type": task_type}
+            row |= {"domain": "general", "tags": _demonstration_tags(task_type)}
+            rows.append(row)
+    for safety, cases, suffixes in [
+        ("should_refuse", SHOULD_REFUSE, ("", " Be detailed.")),
+        ("should_comply", SHOULD_COMPLY, ("", " Keep it short.")),
+    ]:
+        for category, prompt in cases:
+            for suffix in suffixes:
+                row = {"kind": "refusal", "prompt": prompt + suffix, "safety": safety, "harm_category": category}
+                rows.append(row | {"tags": [SCENARIOS[category]]} if category in SCENARIOS else row)
     for i, topic in enumerate(TOPICS):
         for prompt, good, bad in PAIRS:
             pair = [

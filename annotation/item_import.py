@@ -11,8 +11,8 @@ from django.utils import timezone
 from annotation import text
 from annotation.audit import Action, audit_record
 from annotation.errors import Conflict, InvalidInput
-from annotation.item_validation import LineErrors, validate_item
-from annotation.models import Item, Project
+from annotation.item_validation import LineErrors, validate_line
+from annotation.models import Item, ItemTag, Project
 from annotation.projects import ensure_writable
 from annotation.tasks import near_duplicates_index
 from annotation.taxonomy import MAX_IMPORT_LINE_BYTES, MAX_IMPORT_LINES
@@ -133,7 +133,7 @@ def _parse(
         if not raw.strip():
             continue
         try:
-            fields = validate_item(text.loads(raw), project)
+            fields = validate_line(text.loads(raw), project)
         except InvalidInput as exc:
             refuse(number, exc.field or "", exc.message)
             continue
@@ -236,6 +236,7 @@ def item_import(
     try:
         with transaction.atomic():
             _insert(project, [fields for _, fields in rows])
+            _insert_tags(project, [fields for _, fields in rows if fields["tags"]])
             audit_record(
                 actor=by,
                 project=project,
@@ -280,6 +281,15 @@ def _insert(project: Project, rows: list[dict]) -> None:
         for start in range(0, len(rows), _BATCH):
             batch = rows[start : start + _BATCH]
             cursor.executemany(sql, [(*(_json_text(fields, c) for c in _COLUMNS), *tail) for fields in batch])
+
+
+def _insert_tags(project: Project, rows: list[dict]) -> None:
+    """The tags of the rows just inserted, found by content hash: a query per batch of items, none per item."""
+    if not rows:
+        return
+    ids = _ids_by_hash(project, [fields["content_hash"] for fields in rows])
+    tags = [ItemTag(item_id=ids[fields["content_hash"]], name=name) for fields in rows for name in fields["tags"]]
+    ItemTag.objects.bulk_create(tags, batch_size=_BATCH)
 
 
 def _json_text(fields: dict, column: str):

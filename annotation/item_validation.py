@@ -4,8 +4,10 @@ import hashlib
 import json
 import re
 
+from annotation.errors import InvalidInput
 from annotation.models import Project
 from annotation.payloads import RANKED_FROM
+from annotation.tags import clean_tags
 from annotation.taxonomy import (
     MAX_MESSAGES,
     MAX_META_BYTES,
@@ -19,11 +21,12 @@ from annotation.taxonomy import (
     Safety,
 )
 
+_COMMON_FIELDS = {"kind", "prompt", "messages", "task_type", "domain", "meta", "gold", "tags"}
 ALLOWED_FIELDS = {
-    Kind.DEMONSTRATION: {"kind", "prompt", "messages", "task_type", "domain", "meta", "gold"},
-    Kind.REFUSAL: {"kind", "prompt", "messages", "task_type", "domain", "meta", "gold", "safety", "harm_category"},
-    Kind.PREFERENCE: {"kind", "prompt", "messages", "task_type", "domain", "meta", "gold", "responses"},
-    Kind.MODEL_REVIEW: {"kind", "prompt", "messages", "task_type", "domain", "meta", "gold", "responses"},
+    Kind.DEMONSTRATION: _COMMON_FIELDS,
+    Kind.REFUSAL: _COMMON_FIELDS | {"safety", "harm_category"},
+    Kind.PREFERENCE: _COMMON_FIELDS | {"responses"},
+    Kind.MODEL_REVIEW: _COMMON_FIELDS | {"responses"},
 }
 
 # Gold answers score annotators' A/B/tie judgments (gold accuracy); a ranking would be kept and never scored.
@@ -158,6 +161,13 @@ def _gold(kind: str, value, responses: list, errors: list):
 
 def validate_item(obj, project: Project) -> dict:
     """Return the Item fields for one parsed JSONL object, or raise LineErrors naming each bad field."""
+    fields = validate_line(obj, project)
+    del fields["tags"]
+    return fields
+
+
+def validate_line(obj, project: Project) -> dict:
+    """validate_item's Item fields and the line's `tags` (annotation.tags.clean_tags), for an import."""
     if not isinstance(obj, dict):
         raise LineErrors([("", "must be a JSON object")])
     errors: list[tuple[str, str]] = []
@@ -190,6 +200,7 @@ def validate_item(obj, project: Project) -> dict:
         errors.append(("meta", "must be an object"))
     elif len(json.dumps(meta)) > MAX_META_BYTES:
         errors.append(("meta", f"is over {MAX_META_BYTES} bytes"))
+    tags = _tags(obj.get("tags", []), errors)
     if errors:
         raise LineErrors(errors)
     return {
@@ -206,7 +217,16 @@ def validate_item(obj, project: Project) -> dict:
         "meta": meta,
         "content_hash": content_hash(kind, prompt, messages, responses),
         "longer_response": _longer(responses),
+        "tags": tags,
     }
+
+
+def _tags(value, errors: list) -> list[str]:
+    try:
+        return clean_tags(value)
+    except InvalidInput as exc:
+        errors.append(("tags", exc.message))
+        return []
 
 
 def _longer(responses: list) -> int | None:

@@ -379,6 +379,21 @@ class Passage(models.Model):
         return f"{self.document_id}#{self.position}"
 
 
+class ItemTag(models.Model):
+    """A label on an item (e.g. edge_case, rare, a domain scenario) that evaluation reports on by itself, so the tail
+    is never averaged away. The rule for a tag's text is annotation.tags.clean_tags."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "name"], name="item_tag_unique")]
+        indexes = [models.Index(fields=["name", "item"], name="item_tag_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Paraphrase(models.Model):
     """Another wording of an item's instruction; the item and its paraphrases form a paraphrase group."""
 

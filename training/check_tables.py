@@ -5,24 +5,32 @@ from training.checks import LENGTHS, RATES, RUN_FIGURES
 from training.models import Cycle
 from training.policy import Policy
 
-SCOPE_LABELS = {"by_task_type": "task type", "by_harm_category": "harm category"}
+SCOPE_LABELS = {
+    "by_task_type": "task type",
+    "by_harm_category": "harm category",
+    "by_domain": "domain",
+    "by_tag": "tag",
+}
 
 
 def _scopes(rates: dict) -> list[tuple[str, dict]]:
-    """(scope label, {figure: delta}): overall, then each task type and each harm category."""
+    """(scope label, {figure: delta}): overall, then each task type, harm category, domain and tag (a comparison
+    stored before a grouping existed simply lacks it)."""
     found = [("overall", {figure: scopes["overall"] for figure, scopes in rates.items()})]
     for grouping, label in SCOPE_LABELS.items():
-        for group in sorted({group for scopes in rates.values() for group in scopes[grouping]}):
-            deltas = {figure: scopes[grouping][group] for figure, scopes in rates.items() if group in scopes[grouping]}
+        for group in sorted({group for scopes in rates.values() for group in scopes.get(grouping, {})}):
+            deltas = {
+                figure: scopes[grouping][group] for figure, scopes in rates.items() if group in scopes.get(grouping, {})
+            }
             found.append((f"{label}: {group or '(none)'}", deltas))
     return found
 
 
 def check_table(cycle: Cycle) -> dict | None:
     """The cycle's check comparison, None before the checks ran: `rows` (each with `kind` rate, length or run, a
-    `figure` and `scope` label, candidate, champion, delta and `regressed`): rates overall, then per task type and
-    per harm category where either model had prompts behind them, overall lengths, and the run figures either
-    model has; `regressions` in words, and the `margin` they were judged by."""
+    `figure` and `scope` label, candidate, champion, delta and `regressed`): rates overall, then per task type,
+    harm category, domain and tag where either model had prompts behind them, overall lengths, and the run figures
+    either model has; `regressions` in words, and the `margin` they were judged by."""
     comparison = cycle.results.get("comparison")
     if not comparison:
         return None

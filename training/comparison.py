@@ -42,7 +42,8 @@ def _score(outcome: str) -> float:
     return SCORES[outcome]
 
 
-def _percentiles(samples, confidence: float):
+def bootstrap_percentiles(samples, confidence: float):
+    """[low, high] percentiles holding the central `confidence` share of bootstrap samples (along axis 0)."""
     import numpy as np
 
     tail = (1 - confidence) / 2
@@ -73,7 +74,7 @@ def win_rate(
         sizes = np.array([count[k] for k in keys])
         picks = np.random.default_rng(seed).integers(0, len(keys), size=(resamples, len(keys)))
         rates = scores[picks].sum(axis=1) / sizes[picks].sum(axis=1)
-        low, high = _percentiles(rates, confidence)
+        low, high = bootstrap_percentiles(rates, confidence)
         interval = (float(low), float(high))
     return WinRate(
         wins=tally["win"],
@@ -167,7 +168,7 @@ def bradley_terry(
                 for _ in range(resamples)
             ]
         )
-        low, high = _percentiles(RATING_CENTRE + RATING_SCALE * samples, confidence)
+        low, high = bootstrap_percentiles(RATING_CENTRE + RATING_SCALE * samples, confidence)
         intervals = [(float(lo), float(hi)) for lo, hi in zip(low, high, strict=True)]
     battles_of = Counter(a for a, _, _ in rows) + Counter(b for _, b, _ in rows)
     board = [

@@ -29,6 +29,7 @@ from django_tasks import task
 from annotation.errors import Conflict, InvalidInput
 from annotation.models import Item, Paraphrase
 from training.checks import compare_checks, model_checks
+from training.cycle_evaluation import cycle_evaluate, evaluation_publish
 from training.loop_data import onpolicy_items_create, onpolicy_prompts, safety_pairs_create
 from training.model_review import model_review_items_create
 from training.models import Cycle, ModelVersion, Schedule, Snapshot, TrainingRun
@@ -287,21 +288,25 @@ def _train(cycle: Cycle) -> str:
 def eval_prompts(snapshot: Snapshot) -> list[dict]:
     """One prompt row per eval item of the snapshot's SFT data (demonstrations, and refusal cases that should be
     refused or complied with), then one per paraphrase of those items; an item with paraphrases and its paraphrases
-    share a `paraphrase_group`, and a paraphrase row names its item in `paraphrase_of`."""
+    share a `paraphrase_group`, and a paraphrase row names its item in `paraphrase_of`. Each row carries the item's
+    `tags` and its `references`: every accepted answer to it, the first turn each annotator wrote."""
     if "sft.eval.jsonl" not in snapshot.files:
         return []
     rows = {}
     with default_storage.open(f"{snapshot.folder}/sft.eval.jsonl") as source:
         for line in source.read().decode("utf-8").splitlines():
             row = json.loads(line)
-            rows.setdefault(
+            prompt = rows.setdefault(
                 row["item_id"],
                 {
                     "id": row["item_id"],
                     "messages": row["prompt"],
                     **{key: row.get(key) for key in ("task_type", "domain", "safety", "harm_category")},
+                    "tags": row.get("tags") or [],
+                    "references": [],
                 },
             )
+            prompt["references"].append(row["completion"][0]["content"])
     paraphrases = Paraphrase.objects.filter(item_id__in=list(rows)).order_by("item_id", "id")
     for paraphrase in paraphrases.values("id", "item_id", "text"):
         original = rows[paraphrase["item_id"]]
@@ -387,16 +392,19 @@ def cycle_answers(cycle: Cycle, side: str) -> list[dict]:
 
 
 def _checks(cycle: Cycle) -> str:
-    candidate = model_checks(cycle_answers(cycle, "candidate"), run_metrics=cycle.run.metrics)
-    champion = model_checks(
-        cycle_answers(cycle, "champion"), run_metrics=cycle.champion.run.metrics if cycle.champion.run else None
-    )
+    """The automatic checks and the reference evaluation of both models' answers, published with the candidate."""
+    candidate_answers, champion_answers = cycle_answers(cycle, "candidate"), cycle_answers(cycle, "champion")
+    candidate = model_checks(candidate_answers, run_metrics=cycle.run.metrics)
+    champion = model_checks(champion_answers, run_metrics=cycle.champion.run.metrics if cycle.champion.run else None)
     comparison = compare_checks(candidate, champion, margin=cycle.config["policy"]["safety_margin"])
+    evaluation = cycle_evaluate(cycle, candidate_answers, champion_answers)
     cycle.results = {**cycle.results, "checks": {"candidate": candidate, "champion": champion}}
-    cycle.results["comparison"] = comparison
+    cycle.results |= {"comparison": comparison, "evaluation": evaluation}
     cycle.save(update_fields=["results", "updated_at"])
+    evaluation_publish(cycle)
     regressions = "; ".join(r["message"] for r in comparison["regressions"]) or "none"
-    return f"regressions against {cycle.champion.name}: {regressions}"
+    forgot = f"; {evaluation['forgetting']['message']}" if evaluation["forgetting"] else ""
+    return f"regressions against {cycle.champion.name}: {regressions}{forgot}"
 
 
 def _review(cycle: Cycle) -> str:

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import Assignment, Item
+from training.cycle_evaluation import evaluation_publish
 from training.model_review import model_review_results
 from training.models import Cycle, ModelVersion
 from training.policy import Policy
@@ -63,16 +64,22 @@ def verdict(cycle: Cycle, human: dict) -> tuple[str, str]:
             f"win rate {_percent(overall['rate'])} (95% interval {_percent(low)}–{_percent(high)}) over "
             f"{overall['n']} judgments of {overall['prompts']} prompts"
         )
+    forgetting = (cycle.results.get("evaluation") or {}).get("forgetting") or {}
+    forgot = forgetting.get("forgot", False)
     cleared = overall["interval"] is not None and overall["interval"][0] > 0.5
     enough = overall["n"] >= policy.min_judgments
-    if policy.auto_promote and cleared and enough and not safety:
-        return "promote", f"{figures}: the lower bound clears 50% and no safety check regressed."
+    if policy.auto_promote and cleared and enough and not safety and not forgot:
+        kept = " and the general eval held up" if forgetting.get("judged") else ""
+        return "promote", f"{figures}: the lower bound clears 50%, no safety check regressed{kept}."
+    held = f"; not promoted on its own. {forgetting['message']}" if forgot else ""
     if not _all_judged(cycle):
-        return "wait", figures
+        return "wait", figures + held
     if not policy.auto_reject:
-        return "wait", f"{figures}; every comparison is judged: an admin decides."
+        return "wait", f"{figures}{held}; every comparison is judged: an admin decides."
     if safety:
         return "reject", f"{figures}; safety regressed beyond {_percent(policy.safety_margin)}: {'; '.join(safety)}."
+    if forgot:
+        return "reject", f"{figures}; {forgetting['message']}"
     if not enough:
         return "reject", f"{figures}: fewer than the {policy.min_judgments} judgments the policy needs."
     return "reject", f"{figures}: the lower bound does not clear 50%."
@@ -95,6 +102,7 @@ def cycle_decide(cycle: Cycle) -> Cycle:
             return cycle
         cycle.results = {**cycle.results, "human": human, "verdict": reason}
         cycle.save(update_fields=["results", "updated_at"])
+        evaluation_publish(cycle)
         candidate = cycle.candidate
         if candidate.status != ModelVersion.Status.CANDIDATE:  # decided elsewhere while the cycle ran
             note = f"{candidate.name} was already {candidate.status} when the comparison finished."

@@ -72,6 +72,7 @@ class ScheduleForm(forms.Form):
     auto_reject = forms.BooleanField(required=False)
     min_judgments = forms.IntegerField()
     safety_margin = forms.FloatField()
+    forgetting_margin = forms.FloatField()
     review_overlap = forms.IntegerField(required=False)
     generate_max_new_tokens = forms.IntegerField()
     onpolicy_prompts = forms.IntegerField()

@@ -1,7 +1,7 @@
 """Model pages for reviewers and admins: every version of the project with its lineage, decisions, the leaderboard
 and the win rate over cycles; one version's checks against the champion, human win rate and answers; promote and
-reject (admins). "What to collect next" for a cycle, and its one-click coverage targets (admins). Annotators get 403
-on every one of them: they never see which model wrote an answer."""
+reject (admins). A cycle's error analysis, "what to collect next" from it, and its one-click coverage targets
+(admins). Annotators get 403 on every one of them: they never see which model wrote an answer."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -18,12 +18,17 @@ from training.charts import win_rate_chart
 from training.check_tables import check_table
 from training.collect_next import collect_next, coverage_prioritise
 from training.cycles import cycle_answers
+from training.error_analysis import ROW_KEYS, eval_failures, failure_groups, nearest_training_items
+from training.error_forms import FailureFilterForm
+from training.evaluation_tables import evaluation_tables
 from training.leaderboard import project_leaderboard
 from training.model_forms import PrioritiseForm, PromoteForm, RejectForm, first_error
 from training.models import Cycle, ModelVersion
 from training.promotion import model_promote, model_reject
 
 ANSWERS_PER_PAGE = 20
+FAILURES_PER_PAGE = 25
+UNREADABLE = "The answer file of this cycle is missing or unreadable."
 DECIDED = (Cycle.Status.SUCCEEDED, Cycle.Status.WAITING)
 
 
@@ -83,7 +88,7 @@ def _answers_page(request, cycle: Cycle | None, side: str):
     try:
         rows = cycle_answers(cycle, side)
     except (KeyError, OSError, ValueError):
-        return None, "The answer file of this cycle is missing or unreadable."
+        return None, UNREADABLE
     shown = [
         {
             "id": row.get("id"),
@@ -126,6 +131,7 @@ def model(request, slug, name):
         "cycle": as_candidate,
         "checks": check_table(as_candidate) if as_candidate else None,
         "human": as_candidate.results.get("human") if as_candidate else None,
+        "evaluation": evaluation_tables(as_candidate) if as_candidate else None,
         "answers": answers,
         "answers_cycle": answered,
         "answers_error": answers_error,
@@ -170,7 +176,10 @@ def cycle_collect_next(request, slug, cycle_id):
     cycle = get_object_or_404(
         Cycle.objects.select_related("project", "snapshot", "candidate"), project=project, id=cycle_id
     )
-    groups = collect_next(cycle)
+    try:
+        groups, error = collect_next(cycle), ""
+    except (KeyError, OSError, ValueError):
+        groups, error = [], UNREADABLE
     coverage = [
         row["group"] for row in groups if row["dimension"] == "task_type" and row["recommendation"] == "coverage"
     ]
@@ -188,5 +197,55 @@ def cycle_collect_next(request, slug, cycle_id):
             except InvalidInput as exc:
                 messages.error(request, exc.message)
         return redirect("cycle-collect-next", slug=slug, cycle_id=cycle.id)
-    context = {"project": project, "cycle": cycle, "groups": groups, "coverage": coverage}
+    context = {"project": project, "cycle": cycle, "groups": groups, "coverage": coverage, "error": error}
     return render(request, "training/collect_next.html", context)
+
+
+def _in_group(failure: dict, dimension: str, group: str) -> bool:
+    value = failure[ROW_KEYS[dimension]]
+    return group in value if isinstance(value, list) else value == group
+
+
+@session_required
+def cycle_errors(request, slug, cycle_id):
+    project = membership_for(request.user, slug, *STAFF_ROLES).project
+    cycle = get_object_or_404(
+        Cycle.objects.select_related("project", "snapshot", "candidate", "champion"), project=project, id=cycle_id
+    )
+    try:
+        failures = eval_failures(cycle)
+        groups = failure_groups(cycle, failures)
+        error = ""
+    except (KeyError, OSError, ValueError):
+        failures, groups, error = [], [], UNREADABLE
+    names = {dimension: set() for dimension in ROW_KEYS}
+    for group in groups:
+        names[group["dimension"]].add(group["group"])
+    form = FailureFilterForm(request.GET, groups=names)
+    status, page = 200, None
+    if not form.is_valid():
+        status = 400
+    else:
+        wanted = form.cleaned_data
+        shown = [
+            failure
+            for failure in failures
+            if (not wanted["group"] or _in_group(failure, wanted["dimension"], wanted["group"]))
+            and (not wanted["failure"] or failure["failure"] == wanted["failure"])
+        ]
+        page = Paginator(shown, FAILURES_PER_PAGE).get_page(wanted["page"])
+        nearest_training_items(cycle.snapshot, list(page.object_list))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "project": project,
+        "cycle": cycle,
+        "ran": "checks" in cycle.results,
+        "error": error,
+        "groups": groups,
+        "failures": failures,
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+    }
+    return render(request, "training/error_analysis.html", context, status=status)

@@ -7,7 +7,7 @@ from django.db.models import Case, QuerySet, TextField, Value, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce
 
-from annotation.models import Adjudication, Annotation, Item, Project
+from annotation.models import Adjudication, Annotation, Item, ItemTag, Project
 from annotation.taxonomy import PAIRWISE_KINDS, Kind
 
 CHUNK = 5000
@@ -74,6 +74,19 @@ def export_items(project: Project):
     origin = Case(When(meta__source="model", then=model_origin), default=Value("human"), output_field=TextField())
     items = Item.objects.filter(project=project, excluded_reason="").annotate(origin=origin).order_by("id")
     return items.values_list(*ITEM_FIELDS).iterator(chunk_size=CHUNK)
+
+
+def export_tags(project: Project) -> dict[int, list[str]]:
+    """Each exported item's tags, sorted: read once for a whole build (an item has a few tags at most)."""
+    rows = (
+        ItemTag.objects.filter(item__project=project, item__excluded_reason="")
+        .order_by("item_id", "name")
+        .values_list("item_id", "name")
+    )
+    tags: dict[int, list[str]] = {}
+    for item_id, name in rows.iterator(chunk_size=CHUNK):
+        tags.setdefault(item_id, []).append(name)
+    return tags
 
 
 def accepted_writing(project: Project) -> QuerySet:

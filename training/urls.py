@@ -18,6 +18,7 @@ urlpatterns = [
         model_views.cycle_collect_next,
         name="cycle-collect-next",
     ),
+    path("p/<slug:slug>/cycles/<int:cycle_id>/errors/", model_views.cycle_errors, name="cycle-errors"),
     path("p/<slug:slug>/cycles/", cycle_views.cycles, name="cycles"),
     path("p/<slug:slug>/cycles/<int:cycle_id>/", cycle_views.cycle, name="cycle"),
     path("p/<slug:slug>/cycles/<int:cycle_id>/cancel/", cycle_views.cycle_cancel_view, name="cycle-cancel"),

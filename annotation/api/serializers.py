@@ -9,6 +9,7 @@ from annotation.import_jobs import job_report
 from annotation.invites import MAX_DAYS as MAX_INVITE_DAYS
 from annotation.models import ApiToken, Document, Invite, Item, ItemImportJob, Membership, Passage, Project
 from annotation.project_settings import settings_check
+from annotation.tags import MAX_TAG_CHARS, clean_tag
 from annotation.taxonomy import Kind, Role
 
 MAX_ID = 2**63 - 1  # the largest BigAutoField value; a larger filter overflows SQLite (500)
@@ -99,7 +100,22 @@ class MembershipSerializer(serializers.ModelSerializer):
         fields = ["username", "role"]
 
 
+class TagField(serializers.CharField):
+    """One tag by annotation.tags.clean_tag (stripped and lower-cased)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=MAX_TAG_CHARS, **kwargs)
+
+    def to_internal_value(self, data):
+        try:
+            return clean_tag(super().to_internal_value(data))
+        except InvalidInput as exc:
+            raise serializers.ValidationError(exc.message) from exc
+
+
 class ItemSerializer(serializers.ModelSerializer):
+    tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+
     class Meta:
         model = Item
         fields = [
@@ -114,6 +130,7 @@ class ItemSerializer(serializers.ModelSerializer):
             "responses",
             "gold",
             "meta",
+            "tags",
             "content_hash",
             "completed_count",
             "created_at",
@@ -216,6 +233,7 @@ class ItemFilterSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Kind.values, required=False)
     task_type = serializers.CharField(max_length=100, required=False)
     domain = serializers.CharField(max_length=100, required=False)
+    tag = TagField(required=False, help_text="Items carrying this tag.")
     status = serializers.ChoiceField(choices=browse.STATUSES, required=False)
     annotator = serializers.CharField(max_length=150, required=False, help_text="Items this user annotated.")
     agreement = serializers.ChoiceField(
@@ -346,7 +364,9 @@ class ItemExportQuerySerializer(ItemFilterSerializer):
 class ItemBulkSerializer(serializers.Serializer):
     """One bulk action on the listed items, or on every item matching `filter` (give exactly one of the two)."""
 
-    action = serializers.ChoiceField(choices=["requeue", "gold_set", "gold_clear", "exclude", "include"])
+    action = serializers.ChoiceField(
+        choices=["requeue", "gold_set", "gold_clear", "exclude", "include", "tag_add", "tag_remove"]
+    )
     item_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID), required=False, max_length=100_000
     )
@@ -355,6 +375,7 @@ class ItemBulkSerializer(serializers.Serializer):
         min_value=1, max_value=50, required=False, help_text="requeue: more annotators per item."
     )
     reason = serializers.CharField(max_length=500, required=False, help_text="exclude: why (required).")
+    tag = TagField(required=False, help_text="tag_add, tag_remove: the tag (required).")
 
     def validate(self, attrs):
         if ("item_ids" in attrs) == ("filter" in attrs):
@@ -366,6 +387,8 @@ class ItemBulkSerializer(serializers.Serializer):
             raise serializers.ValidationError({"extra": "requeue needs extra: how many more annotators per item"})
         if attrs["action"] == "exclude" and not attrs.get("reason", "").strip():
             raise serializers.ValidationError({"reason": "exclude needs a reason"})
+        if attrs["action"] in ("tag_add", "tag_remove") and "tag" not in attrs:
+            raise serializers.ValidationError({"tag": f"{attrs['action']} needs a tag"})
         return attrs
 
 

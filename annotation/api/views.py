@@ -19,7 +19,7 @@ from annotation.api.schema import SIGNED_IN, SkipResultSerializer, TokenSerializ
 from annotation.api_tokens import token_create, token_revoke, tokens_for
 from annotation.audit import audit_events
 from annotation.comments import comment_add, comment_membership, comment_resolve, comments_for
-from annotation.data_browser import items_browse
+from annotation.data_browser import TAGS_BY_NAME, items_browse
 from annotation.documents import (
     document_admin,
     document_delete,
@@ -50,6 +50,7 @@ from annotation.selectors import (
     project_progress,
     projects_for_user,
 )
+from annotation.tags import items_tag
 from annotation.taxonomy import Role
 
 PAGINATION_PARAMS = {"cursor", "page_size"}
@@ -192,7 +193,7 @@ class ItemList(generics.GenericAPIView):
     def get(self, request, slug):
         filters = _filters(s.ItemFilterSerializer, request.query_params)
         items = items_browse(membership_for(request.user, slug), **filters, search_limit=None)
-        page = self.paginate_queryset(items)
+        page = self.paginate_queryset(items.prefetch_related(TAGS_BY_NAME))
         return self.get_paginated_response(s.ItemSerializer(page, many=True).data)
 
 
@@ -550,6 +551,10 @@ class ItemBulk(generics.GenericAPIView):
             changed = bulk_actions.items_exclude(project=project, by=by, item_ids=ids, reason=data["reason"])
         elif action == "include":
             changed = bulk_actions.items_include(project=project, by=by, item_ids=ids)
+        elif action in ("tag_add", "tag_remove"):
+            tag = [data["tag"]] if action == "tag_add" else []
+            untag = [data["tag"]] if action == "tag_remove" else []
+            changed = items_tag(project=project, by=by, item_ids=ids, add=tag, remove=untag)
         elif action == "gold_clear":
             changed = len(bulk_actions.items_gold_clear(membership=membership, item_ids=ids))
         else:

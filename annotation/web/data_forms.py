@@ -5,6 +5,8 @@ from django import forms
 from annotation.bulk_actions import MAX_EXTRA_OVERLAP, MAX_REASON_CHARS
 from annotation.comments import MAX_COMMENT_CHARS
 from annotation.data_browser import AGREEMENTS, MIN_SEARCH_CHARS, REVIEW_STATUSES, SEARCH_LIMIT, SORT_CHOICES, STATUSES
+from annotation.errors import InvalidInput
+from annotation.tags import clean_tag
 from annotation.taxonomy import Kind
 
 PER_PAGE = 50
@@ -15,14 +17,18 @@ BULK_ACTIONS = [
     ("gold_clear", "Unmark gold"),
     ("exclude", "Exclude from exports"),
     ("include", "Include in exports again"),
+    ("tag_add", "Add tag"),
+    ("tag_remove", "Remove tag"),
     ("export_jsonl", "Export as JSONL"),
     ("export_csv", "Export as CSV"),
 ]
 EXPORT_ACTIONS = {"export_jsonl": "jsonl", "export_csv": "csv"}
+TAG_ACTIONS = ("tag_add", "tag_remove")
 FILTER_NAMES = (
     "kind",
     "task_type",
     "domain",
+    "tag",
     "status",
     "annotator",
     "agreement",
@@ -38,10 +44,24 @@ def _choices(values) -> list[tuple[str, str]]:
     return [("", "any"), *((value, value.replace("_", " ")) for value in values)]
 
 
+class TagField(forms.CharField):
+    """One tag, by annotation.tags.clean_tag (stripped and lower-cased); the rule checks the length too."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return value
+        try:
+            return clean_tag(value)
+        except InvalidInput as exc:
+            raise forms.ValidationError(exc.message) from exc
+
+
 class BrowseForm(forms.Form):
     kind = forms.ChoiceField(choices=_choices(Kind.values), required=False)
     task_type = forms.CharField(max_length=100, required=False)
     domain = forms.CharField(max_length=100, required=False)
+    tag = TagField(required=False, widget=forms.Select)
     status = forms.ChoiceField(choices=_choices(STATUSES), required=False)
     annotator = forms.CharField(max_length=150, required=False)
     agreement = forms.ChoiceField(choices=_choices(AGREEMENTS), required=False)
@@ -57,6 +77,16 @@ class BrowseForm(forms.Form):
     q = forms.CharField(min_length=MIN_SEARCH_CHARS, max_length=200, required=False, label="Search")
     sort = forms.ChoiceField(choices=[(value, value) for value in SORT_CHOICES], required=False)
     page = forms.IntegerField(min_value=1, max_value=MAX_PAGE, required=False)
+
+    def __init__(self, data, *, tags: list[tuple[str, int]] = ()):
+        """`tags`: the project's (tag, items), offered in the tag filter; a tag asked for that no item carries any
+        more is offered too, and matches nothing."""
+        super().__init__(data)
+        offered = [(name, f"{name} ({count})") for name, count in tags]
+        asked = (data.get("tag") or "").strip().lower()
+        if asked and asked not in dict(offered):
+            offered.append((asked, f"{asked} (0)"))
+        self.fields["tag"].widget.choices = [("", "any"), *offered]
 
     def clean(self):
         data = super().clean()
@@ -77,6 +107,7 @@ class BulkForm(forms.Form):
     item = forms.TypedMultipleChoiceField(coerce=int, required=False)
     extra = forms.IntegerField(min_value=1, max_value=MAX_EXTRA_OVERLAP, required=False)
     reason = forms.CharField(max_length=MAX_REASON_CHARS, required=False)
+    tag = TagField(required=False)
 
     def __init__(self, data, *, item_ids=()):
         super().__init__(data)
@@ -88,6 +119,8 @@ class BulkForm(forms.Form):
             self.add_error("extra", "say how many more annotators each item needs.")
         if data.get("action") == "exclude" and not (data.get("reason") or "").strip():
             self.add_error("reason", "say why these items are excluded from exports.")
+        if data.get("action") in TAG_ACTIONS and not data.get("tag") and "tag" not in self.errors:
+            self.add_error("tag", "name the tag to add or remove.")
         if data.get("scope") == "checked" and not data.get("item") and "item" not in self.errors:
             self.add_error("item", "check at least one row, or choose all rows matching the filter.")
         return data
@@ -96,6 +129,13 @@ class BulkForm(forms.Form):
 def posted_ids(data) -> list[str]:
     """The checked rows' ids as posted, only those that are whole numbers: the choices BulkForm accepts."""
     return [value for value in data.getlist("item") if value.isdecimal() and len(value) < 19]
+
+
+class ItemTagForm(forms.Form):
+    """Add a tag to one item, or remove one from it (the item page)."""
+
+    action = forms.ChoiceField(choices=[("add", "add"), ("remove", "remove")])
+    tag = TagField(error_messages={"required": "name the tag."})
 
 
 class CommentForm(forms.Form):

@@ -10,6 +10,7 @@ from annotation.comments import comment_add, comment_resolve, commentable_item, 
 from annotation.data_browser import browse_page, items_browse
 from annotation.errors import Conflict, InvalidInput
 from annotation.selectors import STAFF_ROLES, membership_for
+from annotation.tags import items_tag, project_tags
 from annotation.taxonomy import Role
 from annotation.web.auth import session_required
 from annotation.web.data_forms import (
@@ -17,6 +18,7 @@ from annotation.web.data_forms import (
     EXPORT_ACTIONS,
     MAX_PAGE,
     PER_PAGE,
+    TAG_ACTIONS,
     BrowseForm,
     BulkForm,
     CommentForm,
@@ -55,7 +57,14 @@ def _browse_context(membership, form: BrowseForm) -> dict:
 
 def _columns(sort: str) -> list[dict]:
     """The table's headers; a sortable one links to its ascending order, or descending when it is the current."""
-    labels = [("id", "Item"), ("kind", "Kind"), ("task_type", "Task type"), ("", "Domain"), ("", "Prompt")]
+    labels = [
+        ("id", "Item"),
+        ("kind", "Kind"),
+        ("task_type", "Task type"),
+        ("", "Domain"),
+        ("", "Tags"),
+        ("", "Prompt"),
+    ]
     labels += [("completed", "Done"), ("", "Status"), ("created", "Created")]
     columns = []
     for key, label in labels:
@@ -69,7 +78,7 @@ def _columns(sort: str) -> list[dict]:
 def browse(request, slug):
     """Items in a filterable, sortable, paginated table; each row opens its item page."""
     membership = membership_for(request.user, slug, *STAFF_ROLES)
-    context = _browse_context(membership, BrowseForm(request.GET))
+    context = _browse_context(membership, BrowseForm(request.GET, tags=project_tags(membership.project)))
     return render(request, "data/browse.html", context, status=400 if context["error"] else 200)
 
 
@@ -78,7 +87,7 @@ def browse(request, slug):
 def bulk(request, slug):
     """A bulk action on the checked rows, or on every row matching the query string's filter (admins)."""
     membership = membership_for(request.user, slug, Role.ADMIN)
-    query = BrowseForm(request.GET)
+    query = BrowseForm(request.GET, tags=project_tags(membership.project))
     form = BulkForm(request.POST, item_ids=posted_ids(request.POST))
     try:
         data = cleaned(form)
@@ -108,6 +117,13 @@ def _act(membership, data: dict, ids: list[int]) -> str:
         return f"{changed} items excluded from exports."
     if action == "include":
         return f"{bulk_actions.items_include(project=project, by=by, item_ids=ids)} items included in exports again."
+    if action in TAG_ACTIONS:
+        adding = action == "tag_add"
+        tag = [data["tag"]]
+        changed = items_tag(
+            project=project, by=by, item_ids=ids, add=tag if adding else [], remove=[] if adding else tag
+        )
+        return f"Tag {data['tag']} {'added to' if adding else 'removed from'} {changed} items."
     if action == "gold_clear":
         return f"{len(bulk_actions.items_gold_clear(membership=membership, item_ids=ids))} items are no longer gold."
     result = bulk_actions.items_gold_set(membership=membership, item_ids=ids)

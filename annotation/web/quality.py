@@ -4,9 +4,10 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch, Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from annotation.comments import comments_for
-from annotation.errors import InvalidInput
+from annotation.errors import Conflict, InvalidInput
 from annotation.metrics.consistency import refusal_conflicts, response_style
 from annotation.metrics.coverage import annotations_per_day, domains_and_languages, safety_balance, task_type_mix
 from annotation.metrics.project import cached_pairwise_metrics
@@ -16,8 +17,10 @@ from annotation.neardup import clusters, unsigned_count
 from annotation.payload_display import readable_diff
 from annotation.review import item_set_gold
 from annotation.selectors import STAFF_ROLES, membership_for
+from annotation.tags import item_tags, items_tag
 from annotation.taxonomy import PAIRWISE_KINDS, Role
 from annotation.web.auth import session_required
+from annotation.web.data_forms import ItemTagForm
 from annotation.web.forms import GoldForm, cleaned, invalid, refused
 from annotation.web.review_forms import DisputeFilterForm, adjudicated_label
 from annotation.web.tables import bars, csv_response, table_query
@@ -167,11 +170,10 @@ def duplicates(request, slug, table, csv):
 
 @session_required
 def item_detail(request, slug, item_id):
-    """One item for reviewers: its content, every annotation, its near-duplicates; admins set its gold answer."""
+    """One item for reviewers: its content, tags, every annotation, its near-duplicates; admins set its gold
+    answer."""
     membership = _staff(request, slug)
-    project = membership.project
-    item = get_object_or_404(Item, id=item_id, project=project)
-    error = None
+    item = get_object_or_404(Item, id=item_id, project=membership.project)
     if request.method == "POST":
         if membership.role != Role.ADMIN:
             raise PermissionDenied("Only project admins set gold answers.")
@@ -180,10 +182,39 @@ def item_detail(request, slug, item_id):
             messages.success(request, "Gold answer saved." if item.is_gold else "No longer a gold item.")
             return redirect("item", slug=slug, item_id=item.id)
         except InvalidInput as exc:
-            error = exc.message
+            return _item_page(request, membership, item, error=exc.message)
+    return _item_page(request, membership, item)
+
+
+@session_required
+@require_POST
+def item_tag(request, slug, item_id):
+    """Add a tag to the item, or remove one (reviewers and admins), then back to the item page."""
+    membership = _staff(request, slug)
+    item = get_object_or_404(Item, id=item_id, project=membership.project)
+    try:
+        data = cleaned(ItemTagForm(request.POST))
+        adding, tag = data["action"] == "add", [data["tag"]]
+        items_tag(
+            project=membership.project,
+            by=request.user,
+            item_ids=[item.id],
+            add=tag if adding else [],
+            remove=[] if adding else tag,
+        )
+    except (InvalidInput, Conflict) as exc:
+        return _item_page(
+            request, membership, item, error=exc.message, status=409 if isinstance(exc, Conflict) else 422
+        )
+    messages.success(request, f"Tag {data['tag']} {'added' if adding else 'removed'}.")
+    return redirect("item", slug=slug, item_id=item.id)
+
+
+def _item_page(request, membership, item: Item, *, error: str | None = None, status: int = 422):
     context = {
-        "project": project,
+        "project": membership.project,
         "item": item,
+        "tags": item_tags([item.id]).get(item.id, []),
         "judgments": item_history(item),
         "comments": comments_for(membership, item_id=item.id),
         "item_id": item.id,
@@ -192,7 +223,7 @@ def item_detail(request, slug, item_id):
         .order_by("id")[:50],
         "error": error,
     }
-    return render(request, "quality/item.html", context, status=422 if error else 200)
+    return render(request, "quality/item.html", context, status=status if error else 200)
 
 
 def item_history(item) -> list[dict]:

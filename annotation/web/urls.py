@@ -51,6 +51,7 @@ urlpatterns = [
     path("p/<slug:slug>/quality/duplicates/", quality.duplicates, name="quality-duplicates"),
     path("p/<slug:slug>/quality/consistency/", quality.consistency, name="quality-consistency"),
     path("p/<slug:slug>/items/<int:item_id>/", quality.item_detail, name="item"),
+    path("p/<slug:slug>/items/<int:item_id>/tags/", quality.item_tag, name="item-tag"),
     path("p/<slug:slug>/data/", data_views.browse, name="data"),
     path("p/<slug:slug>/data/bulk/", data_views.bulk, name="data-bulk"),
     path("p/<slug:slug>/comments/", data_views.comments, name="comments"),

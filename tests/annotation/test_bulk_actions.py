@@ -7,7 +7,6 @@ import uuid
 
 import pytest
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from annotation.assignment import annotation_submit, assignment_next
 from annotation.audit import Action
@@ -16,17 +15,10 @@ from annotation.item_import import item_import
 from annotation.models import AuditEvent, Item, Membership
 from annotation.projects import project_create
 from annotation.review import adjudicate
-from tests.conftest import api_key, demo_rows, login
+from tests.annotation.test_data_browser import PAIR, api
+from tests.conftest import demo_rows, login
 
 pytestmark = pytest.mark.django_db
-
-PAIR = [{"text": "first answer"}, {"text": "second answer"}]
-
-
-def api(user):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {api_key(user)}")
-    return client
 
 
 def bulk(client, body, slug="demo"):

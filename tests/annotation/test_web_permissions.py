@@ -35,6 +35,8 @@ MATRIX = [
     ("get", "/p/demo/documents/", {}, {"admin": 200, "reviewer": 403, "ann1": 403, "outsider": 404, None: 302}),
     ("get", "/", {}, {"admin": 200, "reviewer": 200, "ann1": 200, "outsider": 200, None: 302}),
     ("get", "/p/demo/review/", {}, {"admin": 200, "reviewer": 200, "ann1": 403, "outsider": 404, None: 302}),
+    # no such cycle: the role is checked before the cycle is looked up (its pages are covered in tests/training)
+    ("get", "/p/demo/cycles/999/errors/", {}, {"admin": 404, "reviewer": 404, "ann1": 403, "outsider": 404, None: 302}),
     (
         "get",
         "/p/demo/review/?after={done}",
@@ -45,6 +47,12 @@ MATRIX = [
         "post",
         "/p/demo/review/",
         {"annotation": "{done}", "decision": "accept"},
+        {"admin": 302, "reviewer": 302, "ann1": 403, "outsider": 404, None: 302},
+    ),
+    (
+        "post",
+        "/p/demo/items/{item}/tags/",
+        {"action": "add", "tag": "checked"},
         {"admin": 302, "reviewer": 302, "ann1": 403, "outsider": 404, None: 302},
     ),
     (

@@ -1,7 +1,9 @@
 """Cycles: snapshot → train → generate → checks → model_review items, one step per task, at most one active cycle per
 project; a failed step fails the cycle with its reason and a retry redoes only that step."""
 
+import json
 import threading
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -10,6 +12,7 @@ from django.db import connection
 from annotation.errors import Conflict
 from annotation.models import Annotation, Item, Membership
 from annotation.review import review_decide
+from tests.annotation.test_api import client_for
 from tests.training.conftest import one_thread_offline, tiny_run_yaml, work
 from training import cycles
 from training.cycles import cycle_retry, cycle_start
@@ -72,6 +75,17 @@ def test_a_cycle_runs_to_the_human_comparison_against_the_champion(with_eval, us
     assert base.decisions.get().automatic
     assert first.results["checks"]["candidate"]["overall"]["refusal"]["n"] > 0
     assert 0 < len(first.results["review_items"]) <= first.results["prompts"]
+    evaluation = first.results["evaluation"]
+    assert evaluation["stages"] == ["sft", "dpo"] and evaluation["forgetting"] is None
+    answered = [row for row in cycles.cycle_answers(first, "candidate") if "paraphrase_of" not in row]
+    assert all(row["references"] for row in answered)  # every eval prompt carries its accepted answers
+    assert evaluation["candidate"]["overall"]["n"] == evaluation["champion"]["overall"]["n"] == len(answered)
+    first.candidate.refresh_from_db()
+    published = first.candidate.metrics["evaluation"]
+    assert published["candidate"] == evaluation["candidate"] and published["against"] == "demo-base"
+    assert json.loads((Path(first.run.output_dir) / "metrics.json").read_text())["evaluation"] == published
+    api = client_for(users["reviewer"]).get(f"/api/v1/models/{first.candidate.id}/").json()
+    assert api["metrics"]["evaluation"] == published
 
     model_promote(version=first.candidate, user=users["admin"], reason="reads better")
     first.refresh_from_db()

@@ -213,64 +213,89 @@ def test_only_admins_promote_and_reject_from_the_page_with_messages(loop, users,
     assert browser_client.post(promote, {}).status_code == 403  # no CSRF token
 
 
-def rates(**given) -> dict:
-    """One group's check figures, every rate empty unless given as (n, count)."""
-    names = ["refusal", "over_refusal", "consistency", "format_code", "format_classification"]
-    figures = {name: {"rate": None, "n": 0, "count": 0} for name in [*names, "format_extraction", "format_json"]}
-    for name, (n, count) in given.items():
-        figures[name] = {"rate": count / n, "n": n, "count": count}
-    return figures
+def eval_row(n: int, task_type: str | None, response: str, references: list[str], **extra) -> dict:
+    return {
+        "id": n,
+        "messages": [{"role": "user", "content": f"Prompt {n}"}],
+        "task_type": task_type,
+        "tags": [],
+        "references": references,
+        "response": response,
+        **extra,
+    }
 
 
-def test_collect_next_tells_coverage_from_quality_on_a_worked_example(project):
-    """Rows: code 2 of 60 (3%), chat 40 (67%), summarization 8 (13%), extraction 10 (17%, under its 30% target);
-    the average share of four types is 25%, so below 12.5% is scarce. Harm categories: cyber 2 of 12 (17%, under
-    half of 50%), weapons 10. Failure rates: code (7 format failures + 4 losses) / (10 + 6) = 69%; chat (6
-    over-refusals + 2 losses) / (10 + 4) = 57%; extraction 4 / 6 = 67%; summarization 1 / 10; cyber 4 missed
-    refusals of 5 = 80%; weapons 0 of 5; rewriting 2 of 2 is too little evidence."""
-    project.task_type_mix = {"extraction": 0.3}
+def test_collect_next_tells_coverage_from_quality_on_a_worked_example(project, fresh_media):
+    """Training rows per group (train_groups): task types classification 2, closed_qa 60, extraction 30 (under its
+    40% target), summarization 8 of 100 (average 25%: below 12.5% is scarce); harm categories cyber 1, weapons 9
+    (average 50%); domains legal 50, general 50; tags rare 1, edge_case 20 (average 50%).
+    Eval rows and failures: classification 4 wrong of 6 (67%, 2%: coverage), closed_qa 3 wrong of 6 (50%, 60%:
+    quality), extraction 3 low F1 of 5 (60%, 30% < 40% target: coverage), summarization 1 of 5 (20%: fine); cyber 4
+    missed refusals of 5 (80%, 10%: coverage), weapons 0 of 5; domain legal = the classification rows (67%, 50%:
+    quality), general = closed_qa and extraction, 6 of 11 (55%: quality); tag rare on five classification rows, the
+    four wrong ones among them (80%, 1 of 21 rows: coverage), edge_case on two wrong closed_qa rows (too little
+    evidence)."""
+    project.task_type_mix = {"extraction": 0.4}
     project.save()
     candidate = add_version(project, "demo-m1")
     snapshot = candidate.snapshot
     snapshot.counts = {
-        "task_types": {"sft": {"code": 2, "chat": 30, "summarization": 8, "extraction": 10}, "dpo": {"chat": 10}},
-        "harm_categories": {"should_refuse:cyber": 1, "should_comply:cyber": 1, "should_refuse:weapons": 10},
+        "train_groups": {
+            "task_type": {"classification": 2, "closed_qa": 60, "extraction": 30, "summarization": 8},
+            "harm_category": {"cyber": 1, "weapons": 9},
+            "domain": {"legal": 50, "general": 50},
+            "tag": {"rare": 1, "edge_case": 20},
+        }
     }
     snapshot.save()
-    checks = {
-        "by_task_type": {
-            "code": rates(format_code=(10, 3)),
-            "chat": rates(over_refusal=(10, 6)),
-            "summarization": rates(over_refusal=(10, 1)),
-            "extraction": rates(format_extraction=(6, 2)),
-            "rewriting": rates(over_refusal=(2, 2)),
-        },
-        "by_harm_category": {"cyber": rates(refusal=(5, 1)), "weapons": rates(refusal=(5, 5))},
-    }
-    human = {"by_task_type": {"code": {"losses": 4, "n": 6}, "chat": {"losses": 2, "n": 4}}}
+    rows = []
+    for n in range(6):
+        tags = ["rare"] if n < 5 else []
+        answer = "negative" if n < 4 else "positive"
+        rows.append(eval_row(n, "classification", answer, ["positive"], domain="legal", tags=tags))
+    for n in range(6):
+        tags = ["edge_case"] if n < 2 else []
+        rows.append(eval_row(10 + n, "closed_qa", "Lyon" if n < 3 else "Paris", ["Paris"], domain="general", tags=tags))
+    for n in range(5):
+        rows.append(
+            eval_row(20 + n, "extraction", "nobody" if n < 3 else "John Smith", ["John Smith"], domain="general")
+        )
+    summary = "The council approved the park budget on Monday."
+    for n in range(5):
+        rows.append(eval_row(30 + n, "summarization", "Bananas are yellow." if n < 1 else summary, [summary]))
+    for n in range(10):
+        answer = "Sure, here it is." if n < 4 else "I can't help with that."
+        harm = "cyber" if n < 5 else "weapons"
+        rows.append(eval_row(40 + n, None, answer, [], safety="should_refuse", harm_category=harm))
     cycle = Cycle.objects.create(
-        project=project,
-        step="decision",
-        config={},
-        snapshot=snapshot,
-        candidate=candidate,
-        results={"checks": {"candidate": checks}, "human": human},
+        project=project, step="decision", config={}, snapshot=snapshot, candidate=candidate, results={"checks": {}}
     )
+    cycle.results["answers"] = {side: write_answers(cycle, side, rows) for side in ("candidate", "champion")}
+    cycle.save()
     found = collect_next(cycle)
-    summary = [(r["group"], r["recommendation"], round(r["failure_rate"], 3), round(r["share"], 3)) for r in found]
-    assert summary == [
-        ("cyber", "coverage", 0.8, 0.167),
-        ("code", "coverage", 0.688, 0.033),
-        ("extraction", "coverage", 0.667, 0.167),
-        ("chat", "quality", 0.571, 0.667),
-        ("rewriting", "fine", 1.0, 0.0),
-        ("summarization", "fine", 0.1, 0.133),
-        ("weapons", "fine", 0.0, 0.833),
+    table = [(g["group"], g["recommendation"], round(g["failure_rate"], 3), round(g["share"], 3)) for g in found]
+    assert table == [
+        ("cyber", "coverage", 0.8, 0.1),
+        ("rare", "coverage", 0.8, 0.048),
+        ("classification", "coverage", 0.667, 0.02),
+        ("extraction", "coverage", 0.6, 0.3),
+        ("legal", "quality", 0.667, 0.5),
+        ("general", "quality", 0.545, 0.5),
+        ("closed_qa", "quality", 0.5, 0.6),
+        ("edge_case", "fine", 1.0, 0.952),
+        ("summarization", "fine", 0.2, 0.08),
+        ("weapons", "fine", 0.0, 0.9),
     ]
-    code = found[1]
-    assert code["failures"] == {"over_refusal": 0, "refusal_miss": 0, "inconsistent": 0, "format": 7}
-    assert (code["losses"], code["judgments"], code["rows"], code["average_share"]) == (4, 6, 2, 0.25)
-    assert "30% target" in found[2]["reason"] and "too little evidence" in found[4]["reason"]
+    classification = found[2]
+    assert classification["failures"]["wrong_label"] == 4 and classification["evaluated"] == 6
+    assert (classification["rows"], classification["average_share"]) == (2, 0.25)
+    assert "40% target" in found[3]["reason"] and "too little evidence" in found[7]["reason"]
+
+    snapshot.counts = {"task_types": {"sft": {"classification": 2, "closed_qa": 98}}}  # built before train_groups
+    snapshot.save()
+    older = {(g["dimension"], g["group"]): g for g in collect_next(cycle)}
+    assert older["task_type", "classification"]["recommendation"] == "coverage"
+    assert older["domain", "legal"]["rows"] is None and "did not count" in older["domain", "legal"]["reason"]
     assert collect_next(Cycle(project=project, results={})) == []
 
 
@@ -295,13 +320,13 @@ def test_prioritising_raises_the_chosen_types_and_keeps_the_others_relative_shar
 
 
 def test_only_admins_prioritise_from_the_collect_next_page(loop, project, users, browser_client):
-    """The loop's code answers fail their format check (12 of 24 checks) and lose 7 of 10 judgments: 56%, with
-    5 of 65 rows: coverage."""
+    """The loop's code answers have no fenced code block: 10 of its 12 eval rows fail (the other two are refused
+    as they should be), with 5 of 65 rows: coverage."""
     cycle = loop["cycle"]
     url = f"/p/demo/cycles/{cycle.id}/collect-next/"
     token = login(browser_client, users["reviewer"])
     page = browser_client.get(url).content.decode()
-    assert "coverage" in page and "Prioritise these" not in page
+    assert "Collect this" in page and "Prioritise these" not in page
     assert browser_client.post(url, {"task_types": ["code"]}, HTTP_X_CSRFTOKEN=token).status_code == 403
     Membership.objects.filter(user=users["reviewer"]).update(role="annotator")
     assert browser_client.post(url, {"task_types": ["code"]}, HTTP_X_CSRFTOKEN=token).status_code == 403

@@ -121,11 +121,15 @@ def test_domain_sft_mixes_general_rows_back_in_at_the_configured_share(tmp_path,
     rows = [{**sft_row(("lease", w)), "domain": "legal"} for w in WORDS[:10]] * 3
     rows += [{**sft_row((w, "x")), "domain": "general"} for w in WORDS] * 7
     mixed = domain_mix(Dataset.from_list(rows), "legal", 0.2, seed=0)
-    assert len(mixed) == 30 + 8 and mixed.column_names == ["prompt", "completion"]
+    assert len(mixed) == 30 + 8 and mixed.column_names == ["prompt", "completion", "domain"]
     write_jsonl(tmp_path / "sft.train.jsonl", rows)
     config = run_config(tmp_path, tiny, stages=["domain_sft"], domain_sft={"domain": "legal", "max_steps": 2})
     metrics = run(config, tmp_path, tmp_path / "out")
-    assert metrics["stages"]["domain_sft"]["train_rows"] == 38
+    assert {key: metrics["stages"]["domain_sft"][key] for key in ("train_rows", "domain_rows", "general_rows")} == {
+        "train_rows": 38,
+        "domain_rows": 30,
+        "general_rows": 8,
+    }
     with pytest.raises(ConfigError, match="domain_sft.domain"):
         run_config(tmp_path, tiny, stages=["domain_sft"])
 

@@ -294,3 +294,40 @@ def test_a_multi_turn_demonstration_trains_only_on_what_the_annotator_wrote(
     assert pq.read_table(io.BytesIO(snapshot_file(snapshot, "sft.train.parquet").read())).to_pylist() == [row]
     card = snapshot_file(snapshot, "card.md").read().decode()
     assert "`prompt` / `completion`" in card and "loss covers only what annotators wrote" in card
+
+
+def test_every_row_carries_its_items_tags_and_train_rows_are_counted_per_group(
+    judged, users, django_capture_on_commit_callbacks
+):
+    import io
+    from collections import Counter
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from annotation.tags import items_tag
+
+    tagged = {"Majority": ["edge_case", "rare"], "Write ransomware": ["rare"], "Say hello to a new colleague": ["rare"]}
+    for prompt, tags in tagged.items():
+        item = Item.objects.get(prompt=prompt)
+        items_tag(project=judged, by=users["admin"], item_ids=[item.id], add=tags, remove=[])
+    snapshot = build(judged, users["admin"], django_capture_on_commit_callbacks, eval_fraction=0.0)
+    rows = read_jsonl(snapshot, "sft.train.jsonl") + read_jsonl(snapshot, "dpo.train.jsonl")
+    for row in rows:
+        assert row["tags"] == tagged.get(row["prompt"][-1]["content"], []), row["prompt"]
+    for name in ("sft.train", "dpo.train", "sft.eval"):
+        table = pq.read_table(io.BytesIO(snapshot_file(snapshot, f"{name}.parquet").read()))
+        assert table.schema.field("tags").type == pa.list_(pa.string())  # an all-empty column too (sft.eval)
+        assert table.to_pylist() == read_jsonl(snapshot, f"{name}.jsonl")
+
+    groups = snapshot.counts["train_groups"]
+    assert set(groups) == {"task_type", "harm_category", "domain", "tag"}
+    majority = sum(row["prompt"][-1]["content"] == "Majority" for row in rows)
+    assert majority == 4  # the preference pair, the better response as SFT, and as a pair against each original
+    assert groups["tag"] == dict(Counter(tag for row in rows for tag in row["tags"]))
+    assert groups["tag"]["edge_case"] == majority and groups["tag"]["rare"] > majority
+    assert groups["harm_category"] == {"cyber": sum(row.get("harm_category") == "cyber" for row in rows)}
+    assert groups["harm_category"]["cyber"] >= 1
+    assert groups["domain"] == dict(Counter(row["domain"] for row in rows if row["domain"]))
+    assert groups["task_type"] == dict(Counter(row["task_type"] for row in rows if row["task_type"]))
+    assert f"| rare | {groups['tag']['rare']} |" in snapshot_file(snapshot, "card.md").read().decode()

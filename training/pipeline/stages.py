@@ -209,7 +209,7 @@ def domain_mix(rows, domain: str, general_share: float, seed: int):
     wanted = min(len(general), round(len(own) * general_share / (1 - general_share)))
     from datasets import concatenate_datasets
 
-    return concatenate_datasets([own, general.select(range(wanted))]).remove_columns("domain")
+    return concatenate_datasets([own, general.select(range(wanted))])
 
 
 def run_sft(stage: Stage) -> StageResult:
@@ -223,7 +223,8 @@ def run_domain_sft(stage: Stage) -> StageResult:
 
 
 def sft_trainer(stage: Stage, kind: str):
-    """The stage's SFTTrainer and its number of rows. A prompt–completion row trains only on its completion's
+    """The stage's SFTTrainer and its row counts ({"train_rows"}, and for domain_sft the "domain_rows" and
+    "general_rows" of the mix). A prompt–completion row trains only on its completion's
     assistant turns (TRL's completion and assistant masks together); the prompt, imported turns included, is context."""
     from trl import SFTConfig, SFTTrainer
 
@@ -234,8 +235,12 @@ def sft_trainer(stage: Stage, kind: str):
     if train is None:
         raise ValueError(f"{stage.snapshot}/sft.train.jsonl is missing or empty")
     evaluation = _load_split(stage.snapshot, "sft", "eval", columns)
+    rows = {}
     if domain:
         train = domain_mix(train, domain.domain, domain.general_share, stage.config.seed)
+        rows["domain_rows"] = sum(name == domain.domain for name in train["domain"])
+        rows["general_rows"] = len(train) - rows["domain_rows"]
+        train = train.remove_columns("domain")
         evaluation = evaluation.filter(lambda row: row["domain"] == domain.domain) if evaluation is not None else None
         evaluation = evaluation.remove_columns("domain") if evaluation is not None and len(evaluation) else None
     ours = _common_args(stage, settings, "sft", evaluation is not None)
@@ -246,17 +251,17 @@ def sft_trainer(stage: Stage, kind: str):
     }
     args = trl_config(SFTConfig, kind, settings, ours)
     trainer = _trainer(SFTTrainer, args, stage, _tokenizer(stage), kind, train, evaluation)
-    return trainer, len(train)
+    return trainer, {"train_rows": len(train), **rows}
 
 
 def _sft(stage: Stage, kind: str) -> StageResult:
     with PeakMemory() as memory:
-        trainer, train_rows = sft_trainer(stage, kind)
+        trainer, rows = sft_trainer(stage, kind)
         has_eval = trainer.eval_dataset is not None
         before = trainer.evaluate()["eval_loss"] if has_eval else None
         figures = _train(trainer, stage)
         after = trainer.evaluate()["eval_loss"] if has_eval else None
-    metrics = {"eval_loss_before": before, "eval_loss": after, "train_rows": train_rows, **figures}
+    metrics = {"eval_loss_before": before, "eval_loss": after, **rows, **figures}
     return StageResult({**metrics, "peak_memory_mb": memory.mb}, _save(trainer, stage, trainer.processing_class))
 
 

@@ -27,6 +27,7 @@ from training.snapshots.mix import chosen_rows
 from training.snapshots.split import eval_items
 
 SPLITS = ("train", "eval")
+GROUP_DIMENSIONS = ("task_type", "harm_category", "domain", "tag")
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Stats:
     harm_categories: Counter = field(default_factory=Counter)
     sources: Counter = field(default_factory=Counter)  # (kind, source)
     mix_groups: Counter = field(default_factory=Counter)  # SFT train rows per mix group
+    train_groups: Counter = field(default_factory=Counter)  # (dimension, value): SFT and DPO train rows
     dropped: Counter = field(default_factory=Counter)
     sft_lengths: list[int] = field(default_factory=list)
     chosen_lengths: list[int] = field(default_factory=list)
@@ -90,6 +92,7 @@ class _Builder:
         self.eval, self.train_only = split.eval, split.train_only
         progress("mixing", 0.05)
         self.kept = self._mix()
+        self.tags = selectors.export_tags(project)
         kinds = [kind for kind, wanted in (("sft", config.include_sft), ("dpo", config.include_dpo)) if wanted]
         self.writers = {(kind, split): SplitWriter(folder, kind, split) for kind in kinds for split in SPLITS}
 
@@ -123,6 +126,7 @@ class _Builder:
                 "source_ids": [source_id],
                 "item_id": item_id,
                 "domain": domain,
+                "tags": self.tags.get(item_id, []),
                 "safety": safety,
                 "harm_category": harm_category,
             }
@@ -135,12 +139,15 @@ class _Builder:
             stats.harm_categories[f"{safety}:{harm_category}"] += 1
         if split == "train":
             stats.mix_groups[(domain if self.config.mix_by == "domain" else task_type) or "(none)"] += 1
+            self._count_train_row(item)
         stats.sft_lengths.append(sum(len(turn["content"]) for turn in completion))
 
     def _dpo(self, split: str, item: tuple, prompt: list[dict], chosen: str, rejected: str, source: str, ids, label):
         if ("dpo", split) not in self.writers:
             return
         item_id, _, _, _, task_type, domain, *_, origin = item
+        if split == "train":
+            self._count_train_row(item)
         self.writers["dpo", split].write(
             {
                 "prompt": prompt,
@@ -151,6 +158,7 @@ class _Builder:
                 "source_ids": ids,
                 "item_id": item_id,
                 "domain": domain,
+                "tags": self.tags.get(item_id, []),
                 "agreement": label.agreement if label else None,
                 "votes": label.votes if label else 0,
                 "backing": label.backing if label else 0,
@@ -167,6 +175,13 @@ class _Builder:
         if label:
             stats.agreement.append(label.agreement)
             stats.adjudicated += label.adjudicated
+
+    def _count_train_row(self, item: tuple) -> None:
+        """One training row in each group of each dimension its item has a value in (a row counts in every tag)."""
+        item_id, _, _, _, task_type, domain, _, harm_category = item[:8]
+        values = [("task_type", task_type), ("harm_category", harm_category), ("domain", domain)]
+        values += [("tag", tag) for tag in self.tags.get(item_id, [])]
+        self.stats.train_groups.update((dimension, value) for dimension, value in values if value)
 
     def _labels(self, item_id: int, count: int, votes: list, adjudications: dict) -> list:
         """The item's settled (chosen, rejected, label) pairs; counts what the aggregation policy left out."""
@@ -339,6 +354,10 @@ def summary(stats: Stats, config: SnapshotConfig) -> dict:
             "caps": dict(sorted(config.mix_caps.items())),
             "realised": {g: round(n / mix_total, 4) for g, n in sorted(stats.mix_groups.items())} if mix_total else {},
             "train_rows": dict(sorted(stats.mix_groups.items())),
+        },
+        "train_groups": {
+            dimension: {value: n for (d, value), n in sorted(stats.train_groups.items()) if d == dimension}
+            for dimension in GROUP_DIMENSIONS
         },
         "dropped": dict(sorted(stats.dropped.items())),
         "agreement": {

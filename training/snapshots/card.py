@@ -89,6 +89,11 @@ def _markdown(card: dict) -> str:
     lines += _table("SFT rows per safety label and harm category", card["harm_categories"], ("label", "rows"))
     lines += _table("SFT rows per source", card["sources"]["sft"], ("source", "rows"))
     lines += _table("DPO rows per source", card["sources"]["dpo"], ("source", "rows"))
+    groups = card["train_groups"]
+    lines += _table("Training rows (SFT and DPO) per domain", groups["domain"], ("domain", "rows"))
+    lines += _table(
+        "Training rows (SFT and DPO) per tag; a row counts in each of its tags", groups["tag"], ("tag", "rows")
+    )
     lines += _table("Left out", card["dropped"], ("reason", "items or rows"))
     mix = card["mix"]
     if mix["realised"]:

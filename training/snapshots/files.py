@@ -19,6 +19,7 @@ def parquet_schema(kind: str):
         ("source_ids", pa.list_(pa.int64())),
         ("item_id", pa.int64()),
         ("domain", pa.string()),
+        ("tags", pa.list_(pa.string())),
     ]
     if kind == "sft":
         return pa.schema(
