@@ -11,7 +11,7 @@ from collections import Counter
 from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
@@ -101,8 +101,11 @@ def _in_queue(items, queue: Queue, prefix: str = ""):
 
 
 def _pick(project: Project, user, *, gold: bool, queue: Queue) -> Item | None:
-    seen = Assignment.objects.filter(item=OuterRef("pk"), annotator=user)
-    unseen = _in_queue(Item.objects.filter(project=project), queue).exclude(Exists(seen)).order_by(*NEAREST_COMPLETION)
+    # NOT IN (a hashed list of the user's items) rather than NOT EXISTS: while the assignment table's statistics
+    # are stale (a fresh project, autovacuum not yet round) PostgreSQL plans the anti-join as a nested loop that
+    # rescans all the user's assignments for every item the pool walk passes, which grows with the user's work.
+    seen = Assignment.objects.filter(project=project, annotator=user).values("item_id")
+    unseen = _in_queue(Item.objects.filter(project=project), queue).exclude(id__in=seen).order_by(*NEAREST_COMPLETION)
     if gold:
         return _locked(unseen.filter(is_gold=True)).first()
     review = Q(kind=Kind.MODEL_REVIEW)
@@ -137,18 +140,24 @@ def _claim(project: Project, user, queue: Queue) -> Assignment | None:
     # An expired lease gave its slot back: its draft can come back only while the item has room (gold items and
     # repeats hold no slot). Filtering here keeps drafts that can never come back off every later request.
     room = Q(status=Status.ACTIVE) | Q(item__open_slots__gt=0) | Q(item__is_gold=True) | Q(repeat_of__isnull=False)
-    # One query finds the live assignment or, failing that, the lapsed ones whose drafts could come back.
-    mine = (
-        Assignment.objects.select_related("project", "item", "draft")
-        .select_for_update(of=("self",))
-        .filter(live | (Q(status__in=[Status.ACTIVE, Status.EXPIRED], draft__isnull=False) & room))
-        .filter(project=project, annotator=user)
-        .annotate(live=Case(When(live, then=Value(1)), default=Value(0), output_field=IntegerField()))
-        .order_by("-live", "-draft__updated_at")
+    mine = Assignment.objects.filter(
+        live | (Q(status__in=[Status.ACTIVE, Status.EXPIRED], draft__isnull=False) & room),
+        project=project,
+        annotator=user,
     )
-    for assignment in mine[:RESUME_TRIES]:
-        if assignment.live or draft_resume(assignment):
-            return assignment
+    # A cheap look first: most requests find nothing of the user's to come back to, and building and reading the
+    # full query below costs more than the rest of the pick.
+    if mine.exists():
+        # The live assignment or, failing that, the lapsed ones whose drafts could come back, in one query.
+        resumable = (
+            mine.select_related("project", "item", "draft")
+            .select_for_update(of=("self",))
+            .annotate(live=Case(When(live, then=Value(1)), default=Value(0), output_field=IntegerField()))
+            .order_by("-live", "-draft__updated_at")
+        )
+        for assignment in resumable[:RESUME_TRIES]:
+            if assignment.live or draft_resume(assignment):
+                return assignment
     if project.repeat_rate and random.random() < project.repeat_rate and (repeat := _repeat(project, user, now, queue)):
         return repeat
     want_gold = project.gold_rate > 0 and random.random() < project.gold_rate
@@ -269,6 +278,16 @@ def _retake_expired_slot(assignment: Assignment) -> None:
         )
 
 
+def _earlier_submission(client_id: uuid.UUID, assignment_id: int) -> Annotation | None:
+    """The annotation made with `client_id` for this assignment (a retry), None when there is none; Conflict when
+    the client_id went with another assignment. Only asked when the assignment is no longer open or the insert hit
+    client_id's unique constraint, so a first submission costs no lookup."""
+    earlier = Annotation.objects.select_related("annotator", "assignment").filter(client_id=client_id).first()
+    if earlier and earlier.assignment_id != assignment_id:
+        raise Conflict("This client_id was already used for another submission.", field="client_id")
+    return earlier
+
+
 def annotation_submit(
     *, assignment_id: int, user, client_id: uuid.UUID, payload, time_spent_ms: int | None = None
 ) -> tuple[Annotation, bool]:
@@ -279,14 +298,11 @@ def annotation_submit(
     try:
         with transaction.atomic():
             assignment = _locked_assignment(assignment_id, user)
-            earlier = Annotation.objects.filter(client_id=client_id).first()
-            if earlier:
-                if earlier.assignment_id != assignment.id:
-                    raise Conflict("This client_id was already used for another submission.", field="client_id")
-                return earlier, False
-            if assignment.status == Status.SUBMITTED:
-                raise Conflict("This assignment was already submitted with another client_id.")
-            if assignment.status == Status.SKIPPED:
+            if assignment.status in (Status.SUBMITTED, Status.SKIPPED):
+                if earlier := _earlier_submission(client_id, assignment.id):
+                    return earlier, False
+                if assignment.status == Status.SUBMITTED:
+                    raise Conflict("This assignment was already submitted with another client_id.")
                 raise Conflict("You skipped this item; it cannot be submitted.")
             ensure_writable(assignment.project)
             item = assignment.item
@@ -312,7 +328,7 @@ def annotation_submit(
                 Item.objects.filter(id=item.id).update(completed_count=F("completed_count") + 1)
             return annotation, True
     except IntegrityError:
-        earlier = Annotation.objects.filter(client_id=client_id, assignment_id=assignment_id).first()
-        if earlier is None:
-            raise
-        return earlier, False
+        # A client_id already used (client_id is unique): the first submission's answer, or a Conflict.
+        if earlier := _earlier_submission(client_id, assignment_id):
+            return earlier, False
+        raise

@@ -1,10 +1,11 @@
 """Bulk import of items from JSONL: all-or-nothing, every bad line reported; a dry run reports without writing."""
 
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 
+import orjson
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -172,12 +173,20 @@ def jsonl_lines(stream, limit: int = MAX_IMPORT_LINE_BYTES) -> Iterator[bytes]:
 
 
 def _ids_by_hash(project: Project, hashes: list[str], progress: Progress | None = None, phase: str = "") -> dict:
+    """The project's items among `hashes`, as {content_hash: id}: one query per batch, the hashes sent as a single
+    parameter (an array on PostgreSQL, a JSON list on SQLite) rather than compiled into the SQL one by one."""
+    table = connection.ops.quote_name(Item._meta.db_table)
+    postgres = connection.vendor == "postgresql"
+    among = "= ANY(%s)" if postgres else "IN (SELECT value FROM json_each(%s))"
+    sql = f"SELECT content_hash, id FROM {table} WHERE project_id = %s AND content_hash {among}"
     found: dict[str, int] = {}
-    for start in range(0, len(hashes), _BATCH):
-        batch = Item.objects.filter(project=project, content_hash__in=hashes[start : start + _BATCH])
-        found.update(batch.values_list("content_hash", "id"))
-        if progress:
-            progress(phase, min((start + _BATCH) / len(hashes), 1.0))
+    with connection.cursor() as cursor:
+        for start in range(0, len(hashes), _BATCH):
+            batch = hashes[start : start + _BATCH]
+            cursor.execute(sql, [project.id, batch if postgres else orjson.dumps(batch).decode()])
+            found.update(cursor.fetchall())
+            if progress:
+                progress(phase, min((start + _BATCH) / len(hashes), 1.0))
     return found
 
 
@@ -236,7 +245,8 @@ def item_import(
     try:
         with transaction.atomic():
             _insert(project, [fields for _, fields in rows])
-            _insert_tags(project, [fields for _, fields in rows if fields["tags"]])
+            ids = _ids_by_hash(project, [fields["content_hash"] for _, fields in rows], progress, "collecting ids")
+            _insert_tags([(ids[fields["content_hash"]], name) for _, fields in rows for name in fields["tags"]])
             audit_record(
                 actor=by,
                 project=project,
@@ -246,7 +256,6 @@ def item_import(
             )
     except IntegrityError as exc:
         raise Conflict("Another import added some of these items at the same time; retry to see which.") from exc
-    ids = _ids_by_hash(project, [fields["content_hash"] for _, fields in rows], progress, "collecting ids")
     items = [{"line": number, "id": ids[fields["content_hash"]], "meta": fields["meta"]} for number, fields in rows]
     index_later(project)
     return ImportResult(created=report.valid, by_kind=report.by_kind, items=items)
@@ -254,11 +263,13 @@ def item_import(
 
 _COLUMNS = ["kind", "prompt", "messages", "task_type", "domain", "safety", "harm_category", "responses", "gold"]
 _COLUMNS += ["is_gold", "meta", "content_hash", "longer_response"]
-_JSON_COLUMNS = {"messages", "responses", "gold", "meta"}
+_JSON_AT = [_COLUMNS.index(name) for name in ("messages", "responses", "gold", "meta")]
+_values = itemgetter(*_COLUMNS)
 
 
 def _insert(project: Project, rows: list[dict]) -> None:
-    """Insert validated rows without the ORM, whose bulk_create spends most of an import compiling SQL."""
+    """Insert validated rows without the ORM, whose bulk_create spends most of an import compiling SQL: COPY on
+    PostgreSQL, one executemany on SQLite."""
     columns = [
         *_COLUMNS,
         "project_id",
@@ -268,35 +279,35 @@ def _insert(project: Project, rows: list[dict]) -> None:
         "excluded_reason",
         "created_at",
     ]
-    table = connection.ops.quote_name(Item._meta.db_table)
     tail = (project.id, project.overlap, 0, 0, "", timezone.now())
+    if connection.vendor != "postgresql":
+        tail = (*tail[:-1], connection.ops.adapt_datetimefield_value(tail[-1]))
+    _write(Item._meta.db_table, columns, [(*_row(fields), *tail) for fields in rows])
+
+
+def _row(fields: dict) -> list:
+    values = list(_values(fields))
+    for at in _JSON_AT:
+        if values[at] is not None:
+            values[at] = orjson.dumps(values[at]).decode()
+    return values
+
+
+def _insert_tags(tags: list[tuple[int, str]]) -> None:
+    """The (item id, name) tags of the items just inserted."""
+    if tags:
+        _write(ItemTag._meta.db_table, ["item_id", "name"], tags)
+
+
+def _write(table: str, columns: list[str], rows: list[tuple]) -> None:
+    table, names = connection.ops.quote_name(table), ", ".join(columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for fields in rows:
-                    copy.write_row((*(_json_text(fields, c) for c in _COLUMNS), *tail))
-            return
-        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
-        tail = (*tail[:-1], connection.ops.adapt_datetimefield_value(tail[-1]))
-        for start in range(0, len(rows), _BATCH):
-            batch = rows[start : start + _BATCH]
-            cursor.executemany(sql, [(*(_json_text(fields, c) for c in _COLUMNS), *tail) for fields in batch])
-
-
-def _insert_tags(project: Project, rows: list[dict]) -> None:
-    """The tags of the rows just inserted, found by content hash: a query per batch of items, none per item."""
-    if not rows:
-        return
-    ids = _ids_by_hash(project, [fields["content_hash"] for fields in rows])
-    tags = [ItemTag(item_id=ids[fields["content_hash"]], name=name) for fields in rows for name in fields["tags"]]
-    ItemTag.objects.bulk_create(tags, batch_size=_BATCH)
-
-
-def _json_text(fields: dict, column: str):
-    value = fields[column]
-    if column in _JSON_COLUMNS and value is not None:
-        return json.dumps(value, ensure_ascii=False)
-    return value
+            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})", rows)
 
 
 def index_later(project: Project) -> None:

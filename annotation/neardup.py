@@ -5,7 +5,13 @@ Indexing is incremental: only items without a signature are hashed; the LSH inde
 candidate is checked with the exact Jaccard similarity. Clusters are the connected components of that relation
 (a persisted union–find): every member's `Item.duplicate_of` is the component's earliest item, and when a new
 item joins two clusters they merge. Each process keeps the project's LSH index in memory and adds what was signed
-since it last looked, so a query costs one small read and an LSH lookup.
+since it last looked, so a query costs one small read and an LSH lookup. The index is LSH banding done here on the
+stored bytes (each band's slice of the signature is a dict key), with the bands and rows datasketch's MinHashLSH
+picks for THRESHOLD and NUM_PERM, so it proposes the same candidates without a MinHash object per item.
+
+Indexing signs a whole batch at once with numpy (`signatures`, the same values as datasketch's MinHash with the
+affine32 scheme, so stored signatures stay valid) before it takes the project's lock, so the write transaction
+holds only the LSH and clustering work and annotators' writes wait on it briefly.
 
 LSH can miss a pair near the threshold; `similar_pairs` finds every pair exactly (snapshots split with it).
 datasketch (with numpy and scipy) is imported on first use: a web worker that never signs a prompt stays lean.
@@ -14,6 +20,9 @@ datasketch (with numpy and scipy) is imported on first use: a web worker that ne
 from __future__ import annotations
 
 import functools
+import hashlib
+import itertools
+import operator
 import re
 import threading
 from collections.abc import Iterator
@@ -24,6 +33,7 @@ from django.db import connection, transaction
 from annotation.models import Item, Project
 
 if TYPE_CHECKING:
+    import numpy as np
     from datasketch import MinHash
 
 NUM_PERM = 64
@@ -32,6 +42,7 @@ SHINGLE_WORDS = 3
 _BATCH = 2000
 _WORD = re.compile(r"\w+", re.UNICODE)
 SCHEME = "affine32"  # hash values below 2**32: stored as 4 bytes each
+_digest = operator.methodcaller("digest")
 
 
 def _minhash(**values) -> MinHash:
@@ -52,10 +63,12 @@ def prompt_text(prompt: str, messages) -> str:
 
 
 def shingles(text: str) -> list[bytes]:
+    """The text's runs of SHINGLE_WORDS casefolded words, each joined by a space and UTF-8 encoded."""
     words = _WORD.findall(text.casefold())
     if len(words) < SHINGLE_WORDS:
         return [" ".join(words).encode()] if words else [b""]
-    return [" ".join(words[i : i + SHINGLE_WORDS]).encode() for i in range(len(words) - SHINGLE_WORDS + 1)]
+    encoded = " ".join(words).encode().split(b" ")  # words hold no spaces: one encode for the whole text
+    return list(map(b" ".join, zip(*(encoded[i:] for i in range(SHINGLE_WORDS)), strict=False)))
 
 
 def signature(text: str) -> MinHash:
@@ -66,6 +79,42 @@ def _signed(shingled) -> MinHash:
     minhash = _minhash(permutations=_permutations())
     minhash.update_batch(list(shingled))
     return minhash
+
+
+def _fmix32(values: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer, which datasketch's affine32 scheme applies to each input hash first."""
+    values = values ^ (values >> 16)
+    values = values * 0x85EBCA6B
+    values = values ^ (values >> 13)
+    values = values * 0xC2B2AE35
+    return values ^ (values >> 16)
+
+
+def signatures(shingle_sets: list) -> np.ndarray:
+    """MinHash values of many shingle collections at once: one row of NUM_PERM uint32 per collection, equal to
+    `_signed(collection).hashvalues` (sha1_hash32 of each shingle, then the affine32 permutations), in a few
+    numpy operations over every shingle of the batch instead of one MinHash update per prompt."""
+    import numpy as np
+
+    counts = np.fromiter(map(len, shingle_sets), dtype=np.intp, count=len(shingle_sets))
+    if not len(counts):
+        return np.empty((0, NUM_PERM), dtype=np.uint32)
+    if not counts.all():
+        raise ValueError("every prompt has at least one shingle")
+    digests = b"".join(map(_digest, map(hashlib.sha1, itertools.chain.from_iterable(shingle_sets))))
+    with np.errstate(over="ignore"):
+        first_words = np.frombuffer(digests, dtype="<u4").reshape(-1, 5)[:, 0]  # sha1_hash32: a digest's first 4 bytes
+        hashed = _fmix32(first_words.astype(np.uint32))
+    starts = np.zeros(len(counts), dtype=np.intp)
+    np.cumsum(counts[:-1], out=starts[1:])
+    # One permutation at a time over every shingle of the batch: a (shingles x NUM_PERM) matrix is ten times slower.
+    result = np.empty((len(counts), NUM_PERM), dtype=np.uint32)
+    permuted = np.empty_like(hashed)
+    for k, (a, b) in enumerate(zip(*_permutations(), strict=True)):
+        np.multiply(hashed, a, out=permuted)
+        np.add(permuted, b, out=permuted)
+        result[:, k] = np.minimum.reduceat(permuted, starts)
+    return result
 
 
 def jaccard(a: set, b: set) -> float:
@@ -84,20 +133,25 @@ def similar_pairs(texts: list[str]) -> Iterator[tuple[int, int]]:
         yield i, j
 
 
-def _from_bytes(raw: bytes) -> MinHash:
-    import numpy as np
+@functools.cache
+def _bands() -> list[slice]:
+    """Byte ranges of a stored signature, one per LSH band, as datasketch's MinHashLSH splits it for THRESHOLD."""
+    from datasketch import MinHashLSH
 
-    values = np.frombuffer(raw, dtype=np.uint32).astype(np.uint64)
-    return _minhash(hashvalues=values, permutations=_permutations())
+    lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM)
+    return [slice(4 * band * lsh.r, 4 * (band + 1) * lsh.r) for band in range(lsh.b)]
 
 
 class _ProjectIndex:
     def __init__(self):
-        from datasketch import MinHashLSH
-
-        self.lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM)
+        self.buckets: list[dict[bytes, list[int]]] = [{} for _ in _bands()]
         self.last_id = 0
         self.lock = threading.Lock()
+
+    def add(self, item_id: int, raw: bytes) -> None:
+        """Add a stored signature (NUM_PERM little-endian uint32 values); the caller holds the lock."""
+        for band, buckets in zip(_bands(), self.buckets, strict=True):
+            buckets.setdefault(raw[band], []).append(item_id)
 
     def catch_up(self, project_id: int) -> int:
         """Add every item signed since this index last looked; return how many."""
@@ -109,13 +163,17 @@ class _ProjectIndex:
                 .values_list("id", "minhash")
             )
             for item_id, raw in signed.iterator(chunk_size=_BATCH):
-                self.lsh.insert(item_id, _from_bytes(bytes(raw)), check_duplication=False)
+                self.add(item_id, bytes(raw))
                 self.last_id = item_id
                 added += 1
         return added
 
-    def query(self, minhash: MinHash) -> list[int]:
-        return sorted(self.lsh.query(minhash))
+    def query(self, raw: bytes) -> list[int]:
+        """Ids of the indexed items that share at least one band with the signature `raw`."""
+        found: set[int] = set()
+        for band, buckets in zip(_bands(), self.buckets, strict=True):
+            found.update(buckets.get(raw[band], ()))
+        return sorted(found)
 
 
 _indexes: dict[int, _ProjectIndex] = {}
@@ -173,64 +231,79 @@ def _shingle_sets(ids) -> dict[int, set]:
     return found
 
 
-def _cluster(batch: list[Item], index: _ProjectIndex, components: _Components) -> None:
-    """Sign the batch, add it to the index, and join each item's verified near-duplicates to its component."""
-    sets = {item.id: set(shingles(prompt_text(item.prompt, item.messages))) for item in batch}
+def _cluster(batch: list[tuple[int, set, bytes]], index: _ProjectIndex, components: _Components) -> list:
+    """Add the signed batch to the index and join each item's verified near-duplicates to its component; return
+    (id, duplicate_of) of the batch's items that cluster with an earlier one."""
+    sets = {item_id: shingled for item_id, shingled, _ in batch}
     components.known.update(sets)
-    candidates = {}
-    for item in batch:
-        minhash = _signed(sets[item.id])
-        item.minhash = minhash.hashvalues.astype("uint32").tobytes()
-        with index.lock:
-            index.lsh.insert(item.id, minhash, check_duplication=False)
-        candidates[item.id] = minhash
-    for item_id, minhash in candidates.items():
-        candidates[item_id] = [m for m in index.query(minhash) if m != item_id and m in components.known]
+    with index.lock:
+        for item_id, _, raw in batch:
+            index.add(item_id, raw)
+    candidates = {
+        item_id: [m for m in index.query(raw) if m != item_id and m in components.known] for item_id, _, raw in batch
+    }
     sets.update(_shingle_sets({m for found in candidates.values() for m in found} - set(sets)))
     for item_id, found in candidates.items():
         for match in found:
             if match in sets and jaccard(sets[item_id], sets[match]) >= THRESHOLD:
                 components.union(item_id, match)
-    for item in batch:
-        root = components.find(item.id)
-        item.duplicate_of_id = None if root == item.id else root
+    return [(item_id, components.find(item_id)) for item_id in sets if components.find(item_id) != item_id]
 
 
-def _save_signed(batch: list[Item]) -> None:
-    # One statement run per row: bulk_update compiles a CASE expression per row and was most of indexing's time.
+def _save_signed(batch: list[tuple[int, set, bytes]], duplicates: list[tuple[int, int]]) -> None:
+    """Store the batch's signatures, then the clustered items' roots. An unsigned item has no root yet, and
+    setting the self-referencing duplicate_of on every row makes SQLite check that foreign key for each."""
+    table = Item._meta.db_table
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {Item._meta.db_table} SET minhash = %s, duplicate_of_id = %s WHERE id = %s",
-            [(item.minhash, item.duplicate_of_id, item.id) for item in batch],
-        )
+        cursor.executemany(f"UPDATE {table} SET minhash = %s WHERE id = %s", [(raw, i) for i, _, raw in batch])
+        cursor.executemany(f"UPDATE {table} SET duplicate_of_id = %s WHERE id = %s", [(r, i) for i, r in duplicates])
+
+
+def _unsigned_after(project: Project, after: int) -> list[tuple[int, set, bytes]]:
+    """The next batch of unsigned items past id `after`, each with its shingle set and signature."""
+    rows = (
+        Item.objects.filter(project=project, id__gt=after, minhash__isnull=True)
+        .order_by("id")
+        .values_list("id", "prompt", "messages")[:_BATCH]
+    )
+    sets = [(item_id, set(shingles(prompt_text(prompt, messages)))) for item_id, prompt, messages in rows]
+    values = signatures([shingled for _, shingled in sets])
+    return [(item_id, shingled, row.tobytes()) for (item_id, shingled), row in zip(sets, values, strict=True)]
 
 
 def index_project(project: Project) -> int:
     """Sign every item of the project that has no signature yet and cluster it; return how many were signed.
 
-    One indexer works on a project at a time (the project row is locked per batch); one that finds items signed
-    by another since it last looked reloads the clusters.
+    Each batch is signed before the project row is locked; under the lock, items signed or deleted meanwhile are
+    dropped from it, and one indexer clusters at a time. An indexer that finds items signed by another since it
+    last looked reloads the clusters.
     """
     if not unsigned_count(project):
         return 0  # the usual case at snapshot time: the worker indexed every item after its import
     index = project_index(project.id)
     components = None
-    signed = 0
+    signed = after = 0
     try:
-        while True:
+        while batch := _unsigned_after(project, after):
+            after = batch[-1][0]
             with transaction.atomic():
                 list(Project.objects.select_for_update().filter(id=project.id).values_list("id"))
                 if index.catch_up(project.id) or components is None:
                     components = _Components(project)
-                batch = list(Item.objects.filter(project=project, minhash__isnull=True).order_by("id")[:_BATCH])
+                still = set(
+                    Item.objects.filter(
+                        project=project, id__gte=batch[0][0], id__lte=after, minhash__isnull=True
+                    ).values_list("id", flat=True)
+                )
+                batch = [entry for entry in batch if entry[0] in still]
                 if not batch:
-                    return signed
-                _cluster(batch, index, components)
-                _save_signed(batch)
-                components.save_moved(project, except_ids={item.id for item in batch})
+                    continue
+                _save_signed(batch, _cluster(batch, index, components))
+                components.save_moved(project, except_ids={entry[0] for entry in batch})
             with index.lock:
-                index.last_id = max(index.last_id, batch[-1].id)
+                index.last_id = max(index.last_id, after)
             signed += len(batch)
+        return signed
     except BaseException:
         _indexes.pop(project.id, None)  # the index holds signatures of a batch that was not saved
         raise
@@ -240,7 +313,8 @@ def near_duplicates_of(project: Project, text: str, *, limit: int = 5) -> list[i
     """Ids of the project's items whose prompt is a near-duplicate of `text` (Jaccard ≳ THRESHOLD)."""
     if not text.strip():
         return []
-    candidates = project_index(project.id).query(signature(text))
+    raw = signature(text).hashvalues.astype("<u4").tobytes()
+    candidates = project_index(project.id).query(raw)
     return list(
         Item.objects.filter(project=project, id__in=candidates).order_by("id").values_list("id", flat=True)[:limit]
     )

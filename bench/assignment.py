@@ -112,8 +112,8 @@ def items_jsonl(count: int) -> bytes:
 class Client:
     """A keep-alive HTTP client on http.client: light, so the 2-core box spends its time on the server."""
 
-    def __init__(self, token: str):
-        self.connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
+    def __init__(self, token: str, port: int = PORT):
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
 
     def post(self, path: str, body: dict | None = None) -> tuple[int, dict | None]:

@@ -76,6 +76,17 @@ def login(client, user):
     return client.cookies["csrftoken"].value
 
 
+@pytest.fixture
+def annotator(users):
+    """An API client signed in as ann1 by token."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_key(users['ann1'])}")
+    client.get("/api/v1/projects/")  # the token's last use is written now, then at most once a minute
+    return client
+
+
 def api_key(user) -> str:
     """A new API key of `user`, for `Authorization: Token <key>`."""
     from annotation.api_tokens import token_create

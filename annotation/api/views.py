@@ -240,7 +240,9 @@ class ItemImport(generics.GenericAPIView):
             by=request.user,
             source="api",
         )
-        return Response(s.ImportResultSerializer(result).data, status=status.HTTP_201_CREATED)
+        # Already in ImportResultSerializer's shape: running 5,000 items through it would cost a tenth of the import.
+        data = {"created": result.created, "by_kind": result.by_kind, "items": result.items}
+        return Response(data, status=status.HTTP_201_CREATED)
 
 
 class AssignmentNext(generics.GenericAPIView):

@@ -13,18 +13,10 @@ from annotation.assignment import annotation_submit, assignment_next
 from annotation.models import Annotation, Assignment, Membership
 from annotation.projects import project_create
 from tests.annotation.test_query_counts import count_queries
-from tests.conftest import api_key, demo_rows
+from tests.conftest import demo_rows
 
 pytestmark = pytest.mark.django_db
 ANSWERS = {"demonstration": {"response": "An answer."}, "model_review": {"choice": 0, "strength": "clear"}}
-
-
-@pytest.fixture
-def annotator(users):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {api_key(users['ann1'])}")
-    client.get("/api/v1/projects/")  # the token's last use is written now, then at most once a minute
-    return client
 
 
 def review_rows(n):

@@ -1,0 +1,226 @@
+"""Figures for near-duplicate indexing: worker CPU to sign and cluster 100,000 realistic prompts, and (with
+--under-load) the 8-client next→submit p95 idle and while those prompts are indexed by a niced task worker.
+
+Run by hand: `.venv/bin/python bench/indexing.py [--items 100000] [--under-load]`.
+Prompts are 200–600 characters of seeded, Zipf-distributed words from a 5,000-word vocabulary; 5% are near-copies
+of an earlier prompt (one or two words changed, or a short phrase appended), so clusters are real. The CPU figure
+is this process's CPU time (SQLite runs in process, so its work counts too) for `index_project` on a fresh
+SQLite database. Under load, gunicorn (2 workers) serves the clients of bench/assignment.py and the indexing
+runs as `make run` runs it: the `near_duplicates_index` task in `db_worker --queue-name default`.
+"""
+
+import argparse
+import hashlib
+import itertools
+import json
+import multiprocessing
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from assignment import SETUP, Client, annotate_once, django_shell, environment  # noqa: E402
+
+PORT = 8771
+VOCABULARY = 5000
+NEAR_COPIES = 0.05
+
+
+def prompts(count: int, seed: int = 16) -> list[str]:
+    rng = random.Random(seed)
+    alphabet = "abcdefghijklmnopqrstuvwxyz"
+    words = sorted({"".join(rng.choices(alphabet, k=rng.randint(2, 9))) for _ in range(VOCABULARY)})
+    rng.shuffle(words)
+    weights = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(words))))
+    made: list[str] = []
+    for _ in range(count):
+        if made and rng.random() < NEAR_COPIES:
+            base = rng.choice(made[-5000:]).split()
+            for _ in range(rng.randint(1, 2)):
+                base[rng.randrange(len(base))] = rng.choice(words)
+            if rng.random() < 0.5:
+                base += rng.choices(words, cum_weights=weights, k=3)
+            made.append(" ".join(base))
+            continue
+        text = " ".join(rng.choices(words, cum_weights=weights, k=150))
+        made.append(text[: text.rfind(" ", 0, rng.randint(200, 600))].capitalize() + "?")
+    return made
+
+
+def seed_items(project_slug: str, count: int) -> None:
+    """Add `count` preference items to the project in bulk, unsigned, as an import leaves them."""
+    from annotation.models import Item, Project
+
+    project = Project.objects.get(slug=project_slug)
+    responses = [{"id": 0, "text": "short"}, {"id": 1, "text": "a longer answer"}]
+    items = (
+        Item(
+            project=project,
+            kind="preference",
+            prompt=text,
+            responses=responses,
+            content_hash=hashlib.sha256(f"{i}:{text}".encode()).hexdigest(),
+            open_slots=project.overlap,
+        )
+        for i, text in enumerate(prompts(count))
+    )
+    for _ in range(0, count, 5000):
+        Item.objects.bulk_create(itertools.islice(items, 5000))
+
+
+SEED = """
+import sys
+sys.path.insert(0, "bench")
+from indexing import seed_items
+seed_items("bench", {count})
+print("{{}}")
+"""
+
+INDEX = """
+import json, resource, time
+from annotation import neardup
+from annotation.models import Item, Project
+project = Project.objects.get(slug="bench")
+t0, c0 = time.perf_counter(), time.process_time()
+signed = neardup.index_project(project)
+wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+clustered = Item.objects.filter(project=project, duplicate_of__isnull=False).count()
+print(json.dumps({{"signed": signed, "cpu_s": cpu, "wall_s": wall, "clustered": clustered}}))
+"""
+
+
+def fresh_database() -> dict:
+    """Environment for a fresh SQLite database of this bench's own (other benches may run beside it)."""
+    path = ROOT / "bench" / "results" / "quorum_bench_indexing.sqlite3"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    env = environment(f"sqlite:///{path}")
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+    return env
+
+
+def indexing_cpu(args) -> dict:
+    env = fresh_database()
+    django_shell(env, _setup(clients=0))
+    django_shell(env, SEED.format(count=args.items))
+    return django_shell(env, INDEX.format())
+
+
+def _setup(clients: int) -> str:
+    return SETUP.format(overlap=3, clients=clients)
+
+
+def _p95_loop(tokens: dict, clients: int, duration: float) -> list[float]:
+    """next+submit times of `clients` processes for `duration` seconds."""
+    results = multiprocessing.Queue()
+    procs = [
+        multiprocessing.Process(target=_timed_loop, args=(tokens[f"bench-{i}"], duration, results))
+        for i in range(clients)
+    ]
+    for p in procs:
+        p.start()
+    times = [t for _ in procs for t in results.get()]
+    for p in procs:
+        p.join()
+    return times
+
+
+def _timed_loop(token: str, duration: float, results) -> None:
+    client = Client(token, PORT)
+    times = []
+    deadline = time.perf_counter() + duration
+    while time.perf_counter() < deadline and (pair := annotate_once(client)) is not None:
+        times.append(sum(pair))
+    results.put(times)
+
+
+ENQUEUE = """
+from annotation.models import Project
+from annotation.tasks import near_duplicates_index
+near_duplicates_index.enqueue(Project.objects.get(slug="bench").id)
+print("{}")
+"""
+
+UNSIGNED = """
+import json
+from annotation.models import Item
+print(json.dumps({"unsigned": Item.objects.filter(minhash__isnull=True).count()}))
+"""
+
+
+def under_load(args) -> dict:
+    env = fresh_database()
+    tokens = django_shell(env, _setup(clients=args.clients))
+    django_shell(env, SEED.format(count=args.items))
+    gunicorn = [sys.executable, "-m", "gunicorn", "config.wsgi", "-w", "2", "-k", "gthread", "--threads", "4"]
+    server = subprocess.Popen(
+        [*gunicorn, "-b", f"127.0.0.1:{PORT}", "--timeout", "120"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    worker = None
+    try:
+        time.sleep(2)
+        for _ in range(20):
+            annotate_once(Client(tokens[f"bench-{args.clients}"], PORT))
+        idle = _p95_loop(tokens, args.clients, args.duration)
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "db_worker", "--queue-name", "default", "--no-reload"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(3)  # the worker's own start-up is no part of indexing
+        django_shell(env, ENQUEUE)
+        time.sleep(1)
+        t0 = time.perf_counter()
+        loaded = _p95_loop(tokens, args.clients, args.duration)
+        while django_shell(env, UNSIGNED)["unsigned"]:
+            time.sleep(0.5)
+        index_s = time.perf_counter() - t0
+    finally:
+        for proc in (worker, server):
+            if proc is not None:
+                proc.terminate()
+                proc.wait()
+    return {
+        "idle_p95_ms": round(statistics.quantiles(idle, n=20)[18] * 1000, 1),
+        "indexing_p95_ms": round(statistics.quantiles(loaded, n=20)[18] * 1000, 1),
+        "idle_requests": len(idle),
+        "indexing_requests": len(loaded),
+        "indexing_done_after_s": round(index_s, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--under-load", action="store_true", help="also the 8-client p95, idle and while indexing")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--duration", type=float, default=15.0)
+    args = parser.parse_args()
+    result = indexing_cpu(args)
+    rate = result["signed"] / result["cpu_s"]
+    print(f"indexing {result['signed']} prompts: {result['cpu_s']:.1f} s CPU ({rate:,.0f} prompts/s), ", end="")
+    print(f"{result['wall_s']:.1f} s wall, {result['clustered']} in clusters")
+    if args.under_load:
+        load = under_load(args)
+        ratio = load["indexing_p95_ms"] / load["idle_p95_ms"]
+        print(f"{args.clients}-client next+submit p95: {load['idle_p95_ms']} ms idle, ", end="")
+        print(f"{load['indexing_p95_ms']} ms while indexing ({ratio:.0%} of idle)")
+        print(json.dumps(load))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
