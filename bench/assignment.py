@@ -27,9 +27,11 @@ BASE = f"http://127.0.0.1:{PORT}/api/v1"
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 
 
-def database_url(db: str) -> str:
+def database_url(db: str, name: str = "quorum_bench") -> str:
+    """A fresh database called `name` (a bench of its own may run beside the others): a SQLite file under
+    bench/results/, or a PostgreSQL database dropped and created anew."""
     if db == "sqlite":
-        path = ROOT / "bench" / "results" / "bench.sqlite3"
+        path = ROOT / "bench" / "results" / f"{name}.sqlite3"
         path.parent.mkdir(parents=True, exist_ok=True)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -37,9 +39,9 @@ def database_url(db: str) -> str:
     import psycopg
 
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS quorum_bench WITH (FORCE)")
-        conn.execute("CREATE DATABASE quorum_bench")
-    return "postgres://postgres@127.0.0.1:5432/quorum_bench"
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    return f"postgres://postgres@127.0.0.1:5432/{name}"
 
 
 def environment(url: str) -> dict:

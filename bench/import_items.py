@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from assignment import SETUP, django_shell, environment  # noqa: E402
+from assignment import SETUP, database_url, django_shell, environment  # noqa: E402
 
 PORT = 8772
 PER_REQUEST = 5000
@@ -57,25 +57,9 @@ def requests_jsonl(items: int, seed: int = SEED) -> list[bytes]:
     return ["\n".join(lines[start : start + PER_REQUEST]).encode() for start in range(0, items, PER_REQUEST)]
 
 
-def database_url(db: str) -> str:
-    """A fresh database of this bench's own (other benches may run beside it)."""
-    if db == "sqlite":
-        path = ROOT / "bench" / "results" / "quorum_bench_import_items.sqlite3"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return f"sqlite:///{path}"
-    import psycopg
-
-    with psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS quorum_bench_import_items WITH (FORCE)")
-        conn.execute("CREATE DATABASE quorum_bench_import_items")
-    return "postgres://postgres@127.0.0.1:5432/quorum_bench_import_items"
-
-
 def fresh(db: str) -> tuple[dict, str]:
     """The environment of a fresh, migrated database with the bench project, and its admin's API token."""
-    env = environment(database_url(db))
+    env = environment(database_url(db, "quorum_bench_import_items"))
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
     subprocess.run([sys.executable, "manage.py", "createcachetable", "-v", "0"], cwd=ROOT, env=env, check=True)
     return env, django_shell(env, SETUP.format(overlap=3, clients=0))["admin"]

@@ -16,13 +16,12 @@ import time
 from pathlib import Path
 
 import requests
-from assignment import Client, environment, percentile
+from assignment import Client, database_url, environment, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from training.pipeline.launch import free_port  # noqa: E402
 
-PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 TARGET_P95_MS = 6.0
 
 SEED = """
@@ -64,21 +63,6 @@ print(json.dumps({{"token": token_create(user=annotator, name="bench")[1]}}))
 """
 
 
-def database_url(db: str) -> str:
-    if db == "sqlite":
-        path = ROOT / "bench" / "results" / "hot_path.sqlite3"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return f"sqlite:///{path}"
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS quorum_hot_path WITH (FORCE)")
-        conn.execute("CREATE DATABASE quorum_hot_path")
-    return "postgres://postgres@127.0.0.1:5432/quorum_hot_path"
-
-
 def seeded(env: dict, items: int) -> str:
     out = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", SEED.format(seed=16, items=items)],
@@ -102,7 +86,7 @@ def timed_pair(client: Client) -> tuple[float, float]:
 
 
 def run(db: str, args) -> dict:
-    env = environment(database_url(db))
+    env = environment(database_url(db, "quorum_hot_path"))
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
     token = seeded(env, args.items)
     port = free_port()
