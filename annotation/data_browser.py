@@ -137,8 +137,9 @@ def _agreement(agreement: str) -> Q:
 
 def _search(project, q: str, limit: int | None) -> QuerySet:
     """Ids of the items whose prompt, responses or annotated response contains `q` (any case), up to `limit` of
-    each, oldest first: a union of three index-backed reads (pg_trgm on PostgreSQL, see migration 0006). SQLite
-    cannot limit the parts of a union, so there a search reads every match."""
+    each, oldest first: a union of three reads, each stopping at its limit. Items' texts are scanned (migration 0011
+    says why); annotated responses have a trigram index on PostgreSQL. SQLite cannot limit the parts of a union, so
+    there a search reads every match."""
     items = Item.objects.filter(project=project)
     by_prompt = items.filter(prompt__icontains=q).values("id")
     by_responses = items.filter(responses__icontains=q).values("id")

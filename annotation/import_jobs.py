@@ -29,7 +29,7 @@ STALE_NOTE = "The worker stopped reporting (it was killed or its machine was los
 _WRITE_EVERY_S = 0.5
 _READ_BYTES = 2**20
 # Where each phase of the real import starts and ends on the job's progress bar.
-_RUN_PHASES = {"validating": (0.0, 0.6), "inserting": (0.6, 0.75), "collecting ids": (0.75, 0.95)}
+_RUN_PHASES = {"validating": (0.0, 0.6), "inserting": (0.6, 0.95)}
 Status = ItemImportJob.Status
 
 

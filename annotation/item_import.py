@@ -29,7 +29,7 @@ _CHUNK_BYTES = 64 * 1024
 _BOM = "\ufeff"
 
 Progress = Callable[[str, float], None]
-"""Called with a phase ("validating", "inserting", "collecting ids") and the fraction of that phase done."""
+"""Called with a phase ("validating", "inserting") and the fraction of that phase done."""
 
 
 @dataclass
@@ -172,21 +172,20 @@ def jsonl_lines(stream, limit: int = MAX_IMPORT_LINE_BYTES) -> Iterator[bytes]:
         yield pending
 
 
-def _ids_by_hash(project: Project, hashes: list[str], progress: Progress | None = None, phase: str = "") -> dict:
+def _ids_by_hash(project: Project, hashes: list[str]) -> dict:
     """The project's items among `hashes`, as {content_hash: id}: one query per batch, the hashes sent as a single
-    parameter (an array on PostgreSQL, a JSON list on SQLite) rather than compiled into the SQL one by one."""
+    string parameter (the driver adapts a list of 5,000 strings one by one, in Python) rather than compiled into the
+    SQL one by one."""
     table = connection.ops.quote_name(Item._meta.db_table)
     postgres = connection.vendor == "postgresql"
-    among = "= ANY(%s)" if postgres else "IN (SELECT value FROM json_each(%s))"
+    among = "= ANY(string_to_array(%s, ','))" if postgres else "IN (SELECT value FROM json_each(%s))"
     sql = f"SELECT content_hash, id FROM {table} WHERE project_id = %s AND content_hash {among}"
     found: dict[str, int] = {}
     with connection.cursor() as cursor:
         for start in range(0, len(hashes), _BATCH):
             batch = hashes[start : start + _BATCH]
-            cursor.execute(sql, [project.id, batch if postgres else orjson.dumps(batch).decode()])
+            cursor.execute(sql, [project.id, ",".join(batch) if postgres else orjson.dumps(batch).decode()])
             found.update(cursor.fetchall())
-            if progress:
-                progress(phase, min((start + _BATCH) / len(hashes), 1.0))
     return found
 
 
@@ -244,9 +243,10 @@ def item_import(
         progress("inserting", 0.0)
     try:
         with transaction.atomic():
-            _insert(project, [fields for _, fields in rows])
-            ids = _ids_by_hash(project, [fields["content_hash"] for _, fields in rows], progress, "collecting ids")
-            _insert_tags([(ids[fields["content_hash"]], name) for _, fields in rows for name in fields["tags"]])
+            ids = _insert(project, [fields for _, fields in rows])
+            _insert_tags(
+                [(item_id, name) for item_id, (_, fields) in zip(ids, rows, strict=True) for name in fields["tags"]]
+            )
             audit_record(
                 actor=by,
                 project=project,
@@ -256,7 +256,10 @@ def item_import(
             )
     except IntegrityError as exc:
         raise Conflict("Another import added some of these items at the same time; retry to see which.") from exc
-    items = [{"line": number, "id": ids[fields["content_hash"]], "meta": fields["meta"]} for number, fields in rows]
+    items = [
+        {"line": number, "id": item_id, "meta": fields["meta"]}
+        for item_id, (number, fields) in zip(ids, rows, strict=True)
+    ]
     index_later(project)
     return ImportResult(created=report.valid, by_kind=report.by_kind, items=items)
 
@@ -267,9 +270,10 @@ _JSON_AT = [_COLUMNS.index(name) for name in ("messages", "responses", "gold", "
 _values = itemgetter(*_COLUMNS)
 
 
-def _insert(project: Project, rows: list[dict]) -> None:
-    """Insert validated rows without the ORM, whose bulk_create spends most of an import compiling SQL: COPY on
-    PostgreSQL, one executemany on SQLite."""
+def _insert(project: Project, rows: list[dict]) -> list[int]:
+    """Insert validated rows without the ORM, whose bulk_create spends most of an import compiling SQL, and return
+    their ids in order: on PostgreSQL the ids come from the sequence first and the rows go in by COPY; on SQLite one
+    executemany under the write lock gives them consecutive ids ending at the last one inserted."""
     columns = [
         *_COLUMNS,
         "project_id",
@@ -280,9 +284,20 @@ def _insert(project: Project, rows: list[dict]) -> None:
         "created_at",
     ]
     tail = (project.id, project.overlap, 0, 0, "", timezone.now())
-    if connection.vendor != "postgresql":
+    table = Item._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, len(rows)]
+            )
+            ids = sorted(item_id for (item_id,) in cursor.fetchall())
+            _write(table, ["id", *columns], [(item_id, *_row(f), *tail) for item_id, f in zip(ids, rows, strict=True)])
+            return ids
         tail = (*tail[:-1], connection.ops.adapt_datetimefield_value(tail[-1]))
-    _write(Item._meta.db_table, columns, [(*_row(fields), *tail) for fields in rows])
+        _write(table, columns, [(*_row(fields), *tail) for fields in rows])
+        cursor.execute("SELECT last_insert_rowid()")
+        last = cursor.fetchone()[0]
+    return list(range(last - len(rows) + 1, last + 1))
 
 
 def _row(fields: dict) -> list:

@@ -1,20 +1,21 @@
 """Figures for bulk import: 100,000 realistic pairwise items over HTTP, 5,000 per request, and one 5,000-item
 `item_import` in process.
 
-Run by hand: `.venv/bin/python bench/import_items.py [--db sqlite|postgres|both] [--items 100000] [--worker]`.
-Each item is a preference with a prompt and two responses of 200–600 characters of seeded random words (about
-1.2 KB of JSON). For each database it makes a fresh one of its own, starts gunicorn with 2 workers as
-bench/assignment.py does (with --worker, also the default-queue task worker as `make run` does, which indexes
-near-duplicates while the import runs), posts the requests one after another and prints the total seconds and
-items/s; then it times one 5,000-item `item_import` in process on a fresh database (--profile: its cProfile).
+Run by hand: `.venv/bin/python bench/import_items.py [--db sqlite|postgres|both] [--items 100000] [--worker]
+[--in-flight 1 2]`. The items are bench/workload.py's (a prompt and two responses of 200–600 characters, about
+1.2 KB of JSON). For each database and each --in-flight it makes a fresh database of its own, starts gunicorn with
+2 workers as bench/assignment.py does (with --worker, also the default-queue task worker as `make run` does, which
+indexes near-duplicates while the import runs), posts the requests (one at a time, or that many at once, as a
+client with two connections would) and prints the seconds from the first request to the last reply and items/s;
+then it times one 5,000-item `item_import` in process on a fresh database (--profile: its cProfile).
 """
 
 import argparse
 import json
-import random
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
@@ -24,37 +25,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from assignment import SETUP, database_url, django_shell, environment  # noqa: E402
+from workload import PER_REQUEST, request_bodies  # noqa: E402
 
 PORT = 8772
-PER_REQUEST = 5000
-SEED = 16
-_WORDS = random.Random(0)
-VOCABULARY = sorted(
-    {"".join(_WORDS.choices("abcdefghijklmnopqrstuvwxyz", k=_WORDS.randint(2, 9))) for _ in range(5000)}
-)
-
-
-def _text(rng: random.Random) -> str:
-    words = " ".join(rng.choices(VOCABULARY, k=120))
-    return words[: words.rfind(" ", 0, rng.randint(200, 600))].capitalize() + "."
-
-
-def requests_jsonl(items: int, seed: int = SEED) -> list[bytes]:
-    """The import as request bodies of PER_REQUEST lines: pairwise items of seeded text, every one distinct."""
-    rng = random.Random(seed)
-    lines = [
-        json.dumps(
-            {
-                "kind": "preference",
-                "prompt": _text(rng),
-                "task_type": "open_qa",
-                "responses": [{"text": _text(rng), "source": "model:a"}, {"text": _text(rng), "source": "model:b"}],
-                "meta": {"client_id": f"c-{i}"},
-            }
-        )
-        for i in range(items)
-    ]
-    return ["\n".join(lines[start : start + PER_REQUEST]).encode() for start in range(0, items, PER_REQUEST)]
 
 
 def fresh(db: str) -> tuple[dict, str]:
@@ -65,9 +38,9 @@ def fresh(db: str) -> tuple[dict, str]:
     return env, django_shell(env, SETUP.format(overlap=3, clients=0))["admin"]
 
 
-def over_http(db: str, items: int, worker: bool) -> dict:
+def over_http(db: str, items: int, worker: bool, in_flight: int) -> dict:
     env, token = fresh(db)
-    bodies = requests_jsonl(items)
+    bodies = request_bodies(items)
     gunicorn = [sys.executable, "-m", "gunicorn", "config.wsgi", "-w", "2", "-k", "gthread", "--threads", "4"]
     commands = [[*gunicorn, "-b", f"127.0.0.1:{PORT}", "--timeout", "120"]]
     if worker:
@@ -78,38 +51,41 @@ def over_http(db: str, items: int, worker: bool) -> dict:
     ]
     url = f"http://127.0.0.1:{PORT}/api/v1/projects/bench/items/import/"
     headers = {"Authorization": f"Token {token}", "Content-Type": "application/x-ndjson"}
+    sessions = [requests.Session() for _ in range(in_flight)]
+
+    def post(at: int) -> None:
+        response = sessions[at % in_flight].post(url, data=bodies[at], headers=headers, timeout=120)
+        if response.status_code != 201:
+            raise RuntimeError(f"{response.status_code}: {response.text[:500]}")
+
     try:
-        with requests.Session() as session:
-            for _ in range(100):
-                try:
-                    session.get(f"http://127.0.0.1:{PORT}/api/v1/schema/", timeout=1)
-                    break
-                except requests.ConnectionError:
-                    time.sleep(0.2)
-            seconds = []
-            for body in bodies:
-                t0 = time.perf_counter()
-                response = session.post(url, data=body, headers=headers, timeout=120)
-                seconds.append(time.perf_counter() - t0)
-                if response.status_code != 201:
-                    raise RuntimeError(f"{response.status_code}: {response.text[:500]}")
+        for _ in range(100):
+            try:
+                for session in sessions:
+                    session.get(f"http://127.0.0.1:{PORT}/api/v1/schema/", timeout=5)
+                break
+            except requests.RequestException:
+                time.sleep(0.2)
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(in_flight) as pool:
+            list(pool.map(post, range(len(bodies))))
+        total = time.perf_counter() - t0
     finally:
         for proc in procs:
             proc.terminate()
             proc.wait()
-    total = sum(seconds)
-    return {"db": db, "items": items, "total_s": round(total, 2), "items_per_s": round(items / total)}
+    return {"db": db, "in_flight": in_flight, "total_s": round(total, 2), "items_per_s": round(items / total)}
 
 
 IN_PROCESS = """
 import cProfile, json, pstats, sys, time
 sys.path.insert(0, "bench")
-from import_items import requests_jsonl
+from workload import request_bodies
 from annotation.item_import import item_import, jsonl_lines
 from annotation.models import Project
 import io
 project = Project.objects.get(slug="bench")
-body = requests_jsonl({per_request}, seed=1)[0]
+body = request_bodies({per_request}, seed=1)[0]
 profiler = cProfile.Profile() if {profile} else None
 t0 = time.perf_counter()
 if profiler:
@@ -140,14 +116,17 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--worker", action="store_true", help="run the default-queue task worker beside the server")
     parser.add_argument("--profile", action="store_true", help="print the in-process import's cProfile to stderr")
+    parser.add_argument("--in-flight", type=int, nargs="+", default=[1, 2], help="requests sent at once (each a run)")
     args = parser.parse_args()
     for db in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
-        result = over_http(db, args.items, args.worker)
-        result["in_process_5000_s"] = round(in_process(db, args.profile), 3)
         print(f"\n== {db}: {args.items} items, {PER_REQUEST} per request, gunicorn 2 workers ==")
-        print(f"import over HTTP:                {result['total_s']} s ({result['items_per_s']} items/s)")
-        print(f"one {PER_REQUEST}-item item_import in process: {result['in_process_5000_s']} s")
-        print(json.dumps(result))
+        for in_flight in args.in_flight:
+            result = over_http(db, args.items, args.worker, in_flight)
+            print(
+                f"import over HTTP, {in_flight} request(s) at once: {result['total_s']} s ({result['items_per_s']} items/s)"
+            )
+            print(json.dumps(result))
+        print(f"one {PER_REQUEST}-item item_import in process: {in_process(db, args.profile):.3f} s")
 
 
 if __name__ == "__main__":

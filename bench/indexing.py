@@ -2,19 +2,15 @@
 --under-load) the 8-client next→submit p95 idle and while those prompts are indexed by a niced task worker.
 
 Run by hand: `.venv/bin/python bench/indexing.py [--items 100000] [--under-load]`.
-Prompts are 200–600 characters of seeded, Zipf-distributed words from a 5,000-word vocabulary; 5% are near-copies
-of an earlier prompt (one or two words changed, or a short phrase appended), so clusters are real. The CPU figure
-is this process's CPU time (SQLite runs in process, so its work counts too) for `index_project` on a fresh
-SQLite database. Under load, gunicorn (2 workers) serves the clients of bench/assignment.py and the indexing
+The items are bench/workload.py's, imported as an import request leaves them (5% of the prompts are near-copies, so
+clusters are real). The CPU figure is this process's CPU time (SQLite runs in process, so its work counts too) for
+`index_project` on a fresh SQLite database. Under load, gunicorn (2 workers) serves the clients of bench/assignment.py and the indexing
 runs as `make run` runs it: the `near_duplicates_index` task in `db_worker --queue-name default`.
 """
 
 import argparse
-import hashlib
-import itertools
 import json
 import multiprocessing
-import random
 import statistics
 import subprocess
 import sys
@@ -26,52 +22,19 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from assignment import SETUP, Client, annotate_once, django_shell, environment  # noqa: E402
+from workload import request_bodies  # noqa: E402
 
 PORT = 8771
-VOCABULARY = 5000
-NEAR_COPIES = 0.05
-
-
-def prompts(count: int, seed: int = 16) -> list[str]:
-    rng = random.Random(seed)
-    alphabet = "abcdefghijklmnopqrstuvwxyz"
-    words = sorted({"".join(rng.choices(alphabet, k=rng.randint(2, 9))) for _ in range(VOCABULARY)})
-    rng.shuffle(words)
-    weights = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(words))))
-    made: list[str] = []
-    for _ in range(count):
-        if made and rng.random() < NEAR_COPIES:
-            base = rng.choice(made[-5000:]).split()
-            for _ in range(rng.randint(1, 2)):
-                base[rng.randrange(len(base))] = rng.choice(words)
-            if rng.random() < 0.5:
-                base += rng.choices(words, cum_weights=weights, k=3)
-            made.append(" ".join(base))
-            continue
-        text = " ".join(rng.choices(words, cum_weights=weights, k=150))
-        made.append(text[: text.rfind(" ", 0, rng.randint(200, 600))].capitalize() + "?")
-    return made
 
 
 def seed_items(project_slug: str, count: int) -> None:
-    """Add `count` preference items to the project in bulk, unsigned, as an import leaves them."""
-    from annotation.models import Item, Project
+    """Import `count` items of the shared workload into the project, unsigned, as an import leaves them."""
+    from annotation.item_import import item_import
+    from annotation.models import Project
 
     project = Project.objects.get(slug=project_slug)
-    responses = [{"id": 0, "text": "short"}, {"id": 1, "text": "a longer answer"}]
-    items = (
-        Item(
-            project=project,
-            kind="preference",
-            prompt=text,
-            responses=responses,
-            content_hash=hashlib.sha256(f"{i}:{text}".encode()).hexdigest(),
-            open_slots=project.overlap,
-        )
-        for i, text in enumerate(prompts(count))
-    )
-    for _ in range(0, count, 5000):
-        Item.objects.bulk_create(itertools.islice(items, 5000))
+    for body in request_bodies(count):
+        item_import(project=project, lines=body.split(b"\n"))
 
 
 SEED = """

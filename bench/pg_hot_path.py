@@ -1,8 +1,8 @@
 """The annotators' hot path at scale: next-task and submit latency over HTTP with 100,000 realistic items.
 
 Run by hand: `.venv/bin/python bench/pg_hot_path.py [--db sqlite|postgres|both] [--items N] [--samples N]`.
-For each database it makes a fresh one (PostgreSQL: `quorum_hot_path` on 127.0.0.1:5432), imports ITEMS seeded
-pairwise items in process (a prompt and two responses of 200-600 characters each, about 1.2 KB of JSON an item)
+For each database it makes a fresh one (PostgreSQL: `quorum_hot_path` on 127.0.0.1:5432), imports ITEMS of
+bench/workload.py's items in process (a prompt and two responses of 200-600 characters each, about 1.2 KB of JSON)
 and ANALYZEs them as autovacuum would, starts gunicorn with 2 workers on a free port as bench/assignment.py does,
 and times next then submit for one client on a kept-alive connection. Target (issue 16): p95 of each under 6 ms.
 """
@@ -25,37 +25,23 @@ from training.pipeline.launch import free_port  # noqa: E402
 TARGET_P95_MS = 6.0
 
 SEED = """
-import json, random
+import json, sys
+sys.path.insert(0, "bench")
 from django.contrib.auth import get_user_model
 from django.db import connection
 from annotation.api_tokens import token_create
 from annotation.item_import import item_import
 from annotation.models import Membership
 from annotation.projects import project_create
-
-WORDS = ("the model answer question data prompt should would because which their about other these response "
-         "careful reason example clear detail helpful simple evidence result method people might could every "
-         "system value change before after between number general often first second").split()
-rng = random.Random({seed})
-
-def text():
-    size, words = rng.randint(200, 600), []
-    while sum(len(w) + 1 for w in words) < size:
-        words.append(rng.choice(WORDS))
-    return " ".join(words)[:size]
+from workload import request_bodies
 
 users = get_user_model().objects
 admin = users.create_user("bench-admin", is_staff=True)
 project = project_create(creator=admin, name="Hot path", slug="bench", overlap=3)
 annotator = users.create_user("bench-annotator")
 Membership.objects.create(project=project, user=annotator)
-for start in range(0, {items}, 5000):
-    lines = [
-        json.dumps({{"kind": "preference", "prompt": text(), "task_type": "open_qa",
-                    "responses": [{{"text": text(), "source": "model:a"}}, {{"text": text(), "source": "model:b"}}]}})
-        for _ in range(start, min(start + 5000, {items}))
-    ]
-    item_import(project=project, lines=lines, by=admin)
+for body in request_bodies({items}):
+    item_import(project=project, lines=body.split(b"\\n"), by=admin)
 if connection.vendor == "postgresql":
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
@@ -65,7 +51,7 @@ print(json.dumps({{"token": token_create(user=annotator, name="bench")[1]}}))
 
 def seeded(env: dict, items: int) -> str:
     out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", SEED.format(seed=16, items=items)],
+        [sys.executable, "manage.py", "shell", "-c", SEED.format(items=items)],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -110,6 +110,8 @@ def test_the_meta_size_rule_measures_what_json_dumps_writes(project, char):
 
 
 def test_an_import_returns_each_line_with_its_item_id_and_writes_its_tags(project):
+    item_import(project=project, lines=[json.dumps({**PAIR, "prompt": "Deleted before"})])
+    Item.objects.filter(prompt="Deleted before").delete()
     rows = [
         {**PAIR, "prompt": f"Pick {i}", "tags": ["rare", f"t{i}"] if i % 2 else [], "meta": {"mine": i}}
         for i in range(7)
@@ -120,6 +122,8 @@ def test_an_import_returns_each_line_with_its_item_id_and_writes_its_tags(projec
     assert [(entry["line"], entry["meta"]) for entry in result.items] == [
         (n, {"mine": i}) for i, n in enumerate([1, 2, 3, 5, 6, 7, 8])
     ]
+    ids = [entry["id"] for entry in result.items]
+    assert ids == sorted(ids), "items are handed out oldest first, so ids follow the file's order"
     for entry in result.items:
         item = Item.objects.get(id=entry["id"])
         assert item.prompt == f"Pick {entry['meta']['mine']}" and item.meta == entry["meta"]
