@@ -156,6 +156,8 @@ class Item(models.Model):
             ),
             models.Index(fields=["project", "id"], condition=Q(is_gold=True), name="item_gold"),
             models.Index(fields=["project", "kind", "task_type"], name="item_kind_type"),
+            # The near-duplicate indexer reads what was signed past an id; the unsigned rows after it are most.
+            models.Index(fields=["project", "id"], condition=Q(minhash__isnull=False), name="item_signed"),
         ]
 
     def __str__(self) -> str:

@@ -10,8 +10,9 @@ stored bytes (each band's slice of the signature is a dict key), with the bands 
 picks for THRESHOLD and NUM_PERM, so it proposes the same candidates without a MinHash object per item.
 
 Indexing signs a whole batch at once with numpy (`signatures`, the same values as datasketch's MinHash with the
-affine32 scheme, so stored signatures stay valid) before it takes the project's lock, so the write transaction
-holds only the LSH and clustering work and annotators' writes wait on it briefly.
+affine32 scheme, so stored signatures stay valid) and finds its verified pairs before it takes the project's lock,
+so the write transaction only checks that no other indexer got there first and saves: annotators' writes wait on
+it briefly, however slowly the low-priority indexer runs.
 
 LSH can miss a pair near the threshold; `similar_pairs` finds every pair exactly (snapshots split with it).
 datasketch (with numpy and scipy) is imported on first use: a web worker that never signs a prompt stays lean.
@@ -25,6 +26,7 @@ import itertools
 import operator
 import re
 import threading
+from collections import defaultdict
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -41,6 +43,7 @@ THRESHOLD = 0.7
 SHINGLE_WORDS = 3
 _BATCH = 2000
 _WORD = re.compile(r"\w+", re.UNICODE)
+_ASCII_WORD = re.compile(rb"\w+")
 SCHEME = "affine32"  # hash values below 2**32: stored as 4 bytes each
 _digest = operator.methodcaller("digest")
 
@@ -64,11 +67,13 @@ def prompt_text(prompt: str, messages) -> str:
 
 def shingles(text: str) -> list[bytes]:
     """The text's runs of SHINGLE_WORDS casefolded words, each joined by a space and UTF-8 encoded."""
-    words = _WORD.findall(text.casefold())
+    if text.isascii():  # the usual case: the same words, found in the encoded text
+        words = _ASCII_WORD.findall(text.lower().encode())
+    else:
+        words = " ".join(_WORD.findall(text.casefold())).encode().split(b" ")  # words hold no spaces
     if len(words) < SHINGLE_WORDS:
-        return [" ".join(words).encode()] if words else [b""]
-    encoded = " ".join(words).encode().split(b" ")  # words hold no spaces: one encode for the whole text
-    return list(map(b" ".join, zip(*(encoded[i:] for i in range(SHINGLE_WORDS)), strict=False)))
+        return [b" ".join(words)]
+    return list(map(b" ".join, zip(*(words[i:] for i in range(SHINGLE_WORDS)), strict=False)))
 
 
 def signature(text: str) -> MinHash:
@@ -144,29 +149,29 @@ def _bands() -> list[slice]:
 
 class _ProjectIndex:
     def __init__(self):
-        self.buckets: list[dict[bytes, list[int]]] = [{} for _ in _bands()]
+        self.buckets: list[defaultdict[bytes, list[int]]] = [defaultdict(list) for _ in _bands()]
         self.last_id = 0
         self.lock = threading.Lock()
 
-    def add(self, item_id: int, raw: bytes) -> None:
-        """Add a stored signature (NUM_PERM little-endian uint32 values); the caller holds the lock."""
+    def add(self, signed: list[tuple[int, bytes]]) -> None:
+        """Add stored signatures (id, NUM_PERM little-endian uint32 values); the caller holds the lock."""
         for band, buckets in zip(_bands(), self.buckets, strict=True):
-            buckets.setdefault(raw[band], []).append(item_id)
+            for item_id, raw in signed:
+                buckets[raw[band]].append(item_id)
 
     def catch_up(self, project_id: int) -> int:
         """Add every item signed since this index last looked; return how many."""
-        added = 0
         with self.lock:
             signed = (
                 Item.objects.filter(project_id=project_id, id__gt=self.last_id, minhash__isnull=False)
                 .order_by("id")
                 .values_list("id", "minhash")
             )
-            for item_id, raw in signed.iterator(chunk_size=_BATCH):
-                self.add(item_id, bytes(raw))
-                self.last_id = item_id
-                added += 1
-        return added
+            found = [(item_id, bytes(raw)) for item_id, raw in signed.iterator(chunk_size=_BATCH)]
+            self.add(found)
+            if found:
+                self.last_id = found[-1][0]
+        return len(found)
 
     def query(self, raw: bytes) -> list[int]:
         """Ids of the indexed items that share at least one band with the signature `raw`."""
@@ -231,26 +236,30 @@ def _shingle_sets(ids) -> dict[int, set]:
     return found
 
 
-def _cluster(batch: list[tuple[int, set, bytes]], index: _ProjectIndex, components: _Components) -> list:
-    """Add the signed batch to the index and join each item's verified near-duplicates to its component; return
-    (id, duplicate_of) of the batch's items that cluster with an earlier one."""
-    sets = {item_id: shingled for item_id, shingled, _ in batch}
-    components.known.update(sets)
-    with index.lock:
-        for item_id, _, raw in batch:
-            index.add(item_id, raw)
-    candidates = {
-        item_id: [m for m in index.query(raw) if m != item_id and m in components.known] for item_id, _, raw in batch
-    }
-    sets.update(_shingle_sets({m for found in candidates.values() for m in found} - set(sets)))
-    for item_id, found in candidates.items():
-        for match in found:
-            if match in sets and jaccard(sets[item_id], sets[match]) >= THRESHOLD:
-                components.union(item_id, match)
-    return [(item_id, components.find(item_id)) for item_id in sets if components.find(item_id) != item_id]
+Batch = list[tuple[int, list[bytes], bytes]]
+"""Items being indexed: (id, shingles, stored signature)."""
 
 
-def _save_signed(batch: list[tuple[int, set, bytes]], duplicates: list[tuple[int, int]]) -> None:
+def _near_pairs(batch: Batch, index: _ProjectIndex, known: set[int]) -> list[tuple[int, int]]:
+    """Pairs (item, match) of each batch item and the indexed items (`known` ones, or the batch's own: the caller
+    has added the batch to the index) whose shingle sets are at least THRESHOLD similar, checked exactly. Shingle
+    sets are built only for items with candidates (LSH bands are symmetric: two batch items propose each other)."""
+    ids = {item_id for item_id, _, _ in batch}
+    candidates = {}
+    for item_id, _, raw in batch:
+        if found := [m for m in index.query(raw) if m != item_id and (m in known or m in ids)]:
+            candidates[item_id] = found
+    sets = {item_id: set(shingled) for item_id, shingled, _ in batch if item_id in candidates}
+    sets.update(_shingle_sets({m for found in candidates.values() for m in found} - ids))
+    return [
+        (item_id, match)
+        for item_id, found in candidates.items()
+        for match in found
+        if match in sets and jaccard(sets[item_id], sets[match]) >= THRESHOLD
+    ]
+
+
+def _save_signed(batch: Batch, duplicates: list[tuple[int, int]]) -> None:
     """Store the batch's signatures, then the clustered items' roots. An unsigned item has no root yet, and
     setting the self-referencing duplicate_of on every row makes SQLite check that foreign key for each."""
     table = Item._meta.db_table
@@ -259,47 +268,58 @@ def _save_signed(batch: list[tuple[int, set, bytes]], duplicates: list[tuple[int
         cursor.executemany(f"UPDATE {table} SET duplicate_of_id = %s WHERE id = %s", [(r, i) for i, r in duplicates])
 
 
-def _unsigned_after(project: Project, after: int) -> list[tuple[int, set, bytes]]:
-    """The next batch of unsigned items past id `after`, each with its shingle set and signature."""
+def _unsigned_after(project: Project, after: int) -> Batch:
+    """The next batch of unsigned items past id `after`, each with its shingles and signature."""
     rows = (
         Item.objects.filter(project=project, id__gt=after, minhash__isnull=True)
         .order_by("id")
         .values_list("id", "prompt", "messages")[:_BATCH]
     )
-    sets = [(item_id, set(shingles(prompt_text(prompt, messages)))) for item_id, prompt, messages in rows]
-    values = signatures([shingled for _, shingled in sets])
-    return [(item_id, shingled, row.tobytes()) for (item_id, shingled), row in zip(sets, values, strict=True)]
+    shingled = [(item_id, shingles(prompt_text(prompt, messages))) for item_id, prompt, messages in rows]
+    values = signatures([found for _, found in shingled])
+    return [(item_id, found, row.tobytes()) for (item_id, found), row in zip(shingled, values, strict=True)]
 
 
 def index_project(project: Project) -> int:
     """Sign every item of the project that has no signature yet and cluster it; return how many were signed.
 
-    Each batch is signed before the project row is locked; under the lock, items signed or deleted meanwhile are
-    dropped from it, and one indexer clusters at a time. An indexer that finds items signed by another since it
-    last looked reloads the clusters.
+    Each batch is signed, added to this process's index and matched before the project row is locked, so the write
+    transaction (on SQLite it holds the database's write lock, which annotators' submits wait for) only checks and
+    saves. Under the lock, items deleted or signed by another indexer meanwhile are dropped from the batch; if any
+    were, or another indexer signed any item, the clusters are reloaded and the batch is matched again under the
+    lock, against everything signed by then.
     """
     if not unsigned_count(project):
         return 0  # the usual case at snapshot time: the worker indexed every item after its import
     index = project_index(project.id)
-    components = None
+    components = _Components(project)
     signed = after = 0
     try:
         while batch := _unsigned_after(project, after):
             after = batch[-1][0]
+            with index.lock:
+                index.add([(item_id, raw) for item_id, _, raw in batch])
+            pairs = _near_pairs(batch, index, components.known)
             with transaction.atomic():
                 list(Project.objects.select_for_update().filter(id=project.id).values_list("id"))
-                if index.catch_up(project.id) or components is None:
-                    components = _Components(project)
-                still = set(
+                raced = index.catch_up(project.id)
+                ids = {item_id for item_id, _, _ in batch}
+                still = ids & set(
                     Item.objects.filter(
                         project=project, id__gte=batch[0][0], id__lte=after, minhash__isnull=True
                     ).values_list("id", flat=True)
                 )
-                batch = [entry for entry in batch if entry[0] in still]
-                if not batch:
+                if not still:
                     continue
-                _save_signed(batch, _cluster(batch, index, components))
-                components.save_moved(project, except_ids={entry[0] for entry in batch})
+                if raced or still != ids:
+                    batch = [entry for entry in batch if entry[0] in still]
+                    components = _Components(project)
+                    pairs = _near_pairs(batch, index, components.known)
+                components.known.update(still)
+                for item_id, match in pairs:
+                    components.union(item_id, match)
+                _save_signed(batch, [(i, components.find(i)) for i in still if components.find(i) != i])
+                components.save_moved(project, except_ids=still)
             with index.lock:
                 index.last_id = max(index.last_id, after)
             signed += len(batch)

@@ -27,11 +27,10 @@ def test_it_signs_a_batch_exactly_as_datasketch_minhash_does():
 
 
 def test_it_shingles_as_before():
-    for text in texts(100):
+    for text in [*texts(100), "snake_case 42 x-1", "Tab\tand\nnewline"]:
         words = neardup._WORD.findall(text.casefold())
-        if len(words) >= neardup.SHINGLE_WORDS:
-            expected = [" ".join(words[i : i + 3]).encode() for i in range(len(words) - 2)]
-            assert neardup.shingles(text) == expected
+        runs = [words[i : i + 3] for i in range(len(words) - 2)] or [words]
+        assert neardup.shingles(text) == [" ".join(run).encode() for run in runs], text
 
 
 @pytest.mark.django_db
@@ -74,3 +73,55 @@ def test_the_indexing_task_runs_at_a_lower_os_priority():
     child.start()
     child.join()
     assert queue.get(timeout=5) == max(INDEXING_NICE, os.getpriority(os.PRIO_PROCESS, 0))
+
+
+def _racing(monkeypatch, meanwhile) -> None:
+    """Run `meanwhile` (another indexer's or an admin's work) once, while the first batch is matched."""
+    matched = neardup._near_pairs
+    pending = [meanwhile]
+
+    def match(batch, index, known):
+        while pending:
+            pending.pop()()
+        return matched(batch, index, known)
+
+    monkeypatch.setattr(neardup, "_near_pairs", match)
+
+
+@pytest.mark.django_db
+def test_a_batch_matches_what_another_indexer_signed_while_it_was_matched(project, make_items, monkeypatch):
+    """A batch is matched before the write lock; items another indexer signs meanwhile are matched under it."""
+    rng = random.Random(8)
+    originals = [" ".join(f"t{rng.randrange(10_000)}" for _ in range(120)) for _ in range(10)]
+    copies = [text.replace(text.split()[60], "changed", 1) for text in originals]
+    monkeypatch.setattr("annotation.item_import.index_later", lambda project: None)
+    monkeypatch.setattr(neardup, "_BATCH", len(copies))
+    items = make_items(project, [{"kind": "demonstration", "prompt": text} for text in copies + originals])
+    later = items[len(copies) :]
+
+    def other_indexer_signs_the_originals():
+        values = neardup.signatures([neardup.shingles(item.prompt) for item in later])
+        neardup._save_signed([(item.id, [], row.tobytes()) for item, row in zip(later, values, strict=True)], [])
+
+    _racing(monkeypatch, other_indexer_signs_the_originals)
+    assert neardup.index_project(project) == len(copies)
+    roots = dict(Item.objects.filter(duplicate_of__isnull=False).values_list("id", "duplicate_of_id"))
+    assert roots == {original.id: copy.id for copy, original in zip(items, later, strict=False)}
+
+
+@pytest.mark.django_db
+def test_an_item_deleted_while_its_batch_was_matched_links_nothing(project, make_items, monkeypatch):
+    """b is a near-duplicate of a and of c, which are not near-duplicates of each other: once b is deleted, a and c
+    are in no cluster, though b was in their batch when it was matched."""
+    words = [f"w{n}" for n in range(120)]
+    a = " ".join(words)
+    b = " ".join("b" if n in range(10, 60, 10) else word for n, word in enumerate(words))
+    c = " ".join("c" if n in range(60, 110, 10) else word for n, word in enumerate(b.split()))
+    sets = [set(neardup.shingles(text)) for text in (a, b, c)]
+    assert min(neardup.jaccard(sets[0], sets[1]), neardup.jaccard(sets[1], sets[2])) >= neardup.THRESHOLD
+    assert neardup.jaccard(sets[0], sets[2]) < neardup.THRESHOLD
+    monkeypatch.setattr("annotation.item_import.index_later", lambda project: None)
+    items = make_items(project, [{"kind": "demonstration", "prompt": text} for text in (a, b, c)])
+    _racing(monkeypatch, Item.objects.filter(id=items[1].id).delete)
+    assert neardup.index_project(project) == 2
+    assert not Item.objects.filter(duplicate_of__isnull=False).exists()
