@@ -309,12 +309,12 @@ def index_project(project: Project) -> int:
                         project=project, id__gte=batch[0][0], id__lte=after, minhash__isnull=True
                     ).values_list("id", flat=True)
                 )
-                if not still:
-                    continue
                 if raced or still != ids:
+                    components = _Components(project)  # even for an empty batch: the next one matches against it
                     batch = [entry for entry in batch if entry[0] in still]
-                    components = _Components(project)
                     pairs = _near_pairs(batch, index, components.known)
+                if not batch:
+                    continue
                 components.known.update(still)
                 for item_id, match in pairs:
                     components.union(item_id, match)

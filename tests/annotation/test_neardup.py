@@ -89,24 +89,27 @@ def _racing(monkeypatch, meanwhile) -> None:
 
 
 @pytest.mark.django_db
-def test_a_batch_matches_what_another_indexer_signed_while_it_was_matched(project, make_items, monkeypatch):
-    """A batch is matched before the write lock; items another indexer signs meanwhile are matched under it."""
+@pytest.mark.parametrize("meanwhile", ["the batch being matched", "a later batch"])
+def test_a_batch_matches_what_another_indexer_signed_while_it_was_matched(project, make_items, monkeypatch, meanwhile):
+    """A batch is matched before the write lock; what another indexer signs meanwhile is matched under it, or, when
+    it signed the batch itself, by the batches after it."""
     rng = random.Random(8)
     originals = [" ".join(f"t{rng.randrange(10_000)}" for _ in range(120)) for _ in range(10)]
     copies = [text.replace(text.split()[60], "changed", 1) for text in originals]
     monkeypatch.setattr("annotation.item_import.index_later", lambda project: None)
     monkeypatch.setattr(neardup, "_BATCH", len(copies))
-    items = make_items(project, [{"kind": "demonstration", "prompt": text} for text in copies + originals])
-    later = items[len(copies) :]
+    first = originals + copies if meanwhile == "the batch being matched" else copies + originals
+    items = make_items(project, [{"kind": "demonstration", "prompt": text} for text in first])
+    rival = items[: len(copies)] if meanwhile == "the batch being matched" else items[len(copies) :]
 
-    def other_indexer_signs_the_originals():
-        values = neardup.signatures([neardup.shingles(item.prompt) for item in later])
-        neardup._save_signed([(item.id, [], row.tobytes()) for item, row in zip(later, values, strict=True)], [])
+    def another_indexer_signs():
+        values = neardup.signatures([neardup.shingles(item.prompt) for item in rival])
+        neardup._save_signed([(item.id, [], row.tobytes()) for item, row in zip(rival, values, strict=True)], [])
 
-    _racing(monkeypatch, other_indexer_signs_the_originals)
+    _racing(monkeypatch, another_indexer_signs)
     assert neardup.index_project(project) == len(copies)
     roots = dict(Item.objects.filter(duplicate_of__isnull=False).values_list("id", "duplicate_of_id"))
-    assert roots == {original.id: copy.id for copy, original in zip(items, later, strict=False)}
+    assert roots == {later.id: earlier.id for earlier, later in zip(items, items[len(copies) :], strict=False)}
 
 
 @pytest.mark.django_db
