@@ -4,8 +4,9 @@
 Run by hand: `.venv/bin/python bench/indexing.py [--items 100000] [--under-load]`.
 The items are bench/workload.py's, imported as an import request leaves them (5% of the prompts are near-copies, so
 clusters are real). The CPU figure is this process's CPU time (SQLite runs in process, so its work counts too) for
-`index_project` on a fresh SQLite database. Under load, gunicorn (2 workers) serves the clients of bench/assignment.py and the indexing
-runs as `make run` runs it: the `near_duplicates_index` task in `db_worker --queue-name default`.
+`index_project` on a fresh SQLite database. Under load, gunicorn (2 workers) serves the clients of
+bench/assignment.py and the indexing runs as `make run` runs it: the `near_duplicates_index` task in
+`db_worker --queue-name default`.
 """
 
 import argparse
