@@ -123,18 +123,20 @@ def _parse(
         if len(raw) > MAX_IMPORT_LINE_BYTES:
             refuse(number, "", f"line is over {MAX_IMPORT_LINE_BYTES} bytes")
             continue
+        document = raw
         if isinstance(raw, bytes):
             try:
                 raw = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 refuse(number, "", f"not UTF-8 (byte {exc.start})")
                 continue
-        if number == 1:
-            raw = raw.removeprefix(_BOM)
+        if number == 1 and raw.startswith(_BOM):
+            raw = document = raw[1:]
         if not raw.strip():
             continue
         try:
-            fields = validate_line(text.loads(raw), project)
+            # The undecoded line when it came as bytes: orjson reads UTF-8 without copying it back into bytes.
+            fields = validate_line(text.loads(document), project)
         except InvalidInput as exc:
             refuse(number, exc.field or "", exc.message)
             continue
@@ -150,6 +152,7 @@ def _parse(
             continue
         rows.append((number, fields))
     report.total_lines, report.bad_lines = number, len(bad)
+    _tally(report, rows)
     return _Checked(rows=rows, report=report)
 
 
@@ -192,7 +195,11 @@ def _ids_by_hash(project: Project, hashes: list[str]) -> dict:
 def _check(
     project: Project, lines: Iterable[bytes | str], max_lines: int, progress: Progress | None, total_lines: int | None
 ) -> _Checked:
-    checked = _parse(lines, project, max_lines, progress, total_lines)
+    return _without_existing(project, _parse(lines, project, max_lines, progress, total_lines))
+
+
+def _without_existing(project: Project, checked: _Checked) -> _Checked:
+    """`checked` less the lines whose items the project already has, each reported as a duplicate of its item."""
     report, existing = checked.report, _ids_by_hash(project, [fields["content_hash"] for _, fields in checked.rows])
     fresh = []
     for number, fields in checked.rows:
@@ -203,10 +210,14 @@ def _check(
         else:
             fresh.append((number, fields))
     report.duplicates.sort(key=lambda d: d["line"])
-    report.valid = len(fresh)
-    report.by_kind = dict(Counter(fields["kind"] for _, fields in fresh))
-    report.by_task_type = dict(Counter(fields["task_type"] or "" for _, fields in fresh))
+    _tally(report, fresh)
     return _Checked(rows=fresh, report=report)
+
+
+def _tally(report: ImportReport, rows: list[tuple[int, dict]]) -> None:
+    report.valid = len(rows)
+    report.by_kind = dict(Counter(fields["kind"] for _, fields in rows))
+    report.by_task_type = dict(Counter(fields["task_type"] or "" for _, fields in rows))
 
 
 def item_import_dry_run(
@@ -233,17 +244,21 @@ def item_import(
     total_lines: int | None = None,
 ) -> ImportResult:
     """Validate every line, then create all items in one transaction (audited); raise InvalidInput listing each
-    bad line. The result lists each created item's line, id and meta."""
+    bad line. The result lists each created item's line, id and meta.
+
+    The project's unique content hash finds duplicates of existing items: a clean file is inserted without looking
+    them up first, and only an insert that collides (or a file with other mistakes) pays for naming them."""
     ensure_writable(project)
-    checked = _check(project, lines, max_lines, progress, total_lines)
+    checked = _parse(lines, project, max_lines, progress, total_lines)
     if not checked.report.ok:
-        raise checked.report.refusal()
+        raise _without_existing(project, checked).report.refusal()
     report, rows = checked.report, checked.rows
     if progress:
         progress("inserting", 0.0)
+    values = [_row(fields) for _, fields in rows]
     try:
         with transaction.atomic():
-            ids = _insert(project, [fields for _, fields in rows])
+            ids = _insert(project, values)
             _insert_tags(
                 [(item_id, name) for item_id, (_, fields) in zip(ids, rows, strict=True) for name in fields["tags"]]
             )
@@ -255,6 +270,9 @@ def item_import(
                 after={"created": report.valid, "by_kind": report.by_kind},
             )
     except IntegrityError as exc:
+        collided = _without_existing(project, checked).report
+        if collided.duplicates:
+            raise collided.refusal() from exc
         raise Conflict("Another import added some of these items at the same time; retry to see which.") from exc
     items = [
         {"line": number, "id": item_id, "meta": fields["meta"]}
@@ -270,10 +288,11 @@ _JSON_AT = [_COLUMNS.index(name) for name in ("messages", "responses", "gold", "
 _values = itemgetter(*_COLUMNS)
 
 
-def _insert(project: Project, rows: list[dict]) -> list[int]:
-    """Insert validated rows without the ORM, whose bulk_create spends most of an import compiling SQL, and return
-    their ids in order: on PostgreSQL the ids come from the sequence first and the rows go in by COPY; on SQLite one
-    executemany under the write lock gives them consecutive ids ending at the last one inserted."""
+def _insert(project: Project, rows: list[list]) -> list[int]:
+    """Insert validated rows (as _row gives them, made before the write lock) without the ORM, whose bulk_create
+    spends most of an import compiling SQL, and return their ids in order: on PostgreSQL the ids come from the
+    sequence first and the rows go in by COPY; on SQLite one executemany under the write lock gives them consecutive
+    ids ending at the last one inserted."""
     columns = [
         *_COLUMNS,
         "project_id",
@@ -291,10 +310,10 @@ def _insert(project: Project, rows: list[dict]) -> list[int]:
                 "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, len(rows)]
             )
             ids = sorted(item_id for (item_id,) in cursor.fetchall())
-            _write(table, ["id", *columns], [(item_id, *_row(f), *tail) for item_id, f in zip(ids, rows, strict=True)])
+            _write(table, ["id", *columns], [(item_id, *row, *tail) for item_id, row in zip(ids, rows, strict=True)])
             return ids
         tail = (*tail[:-1], connection.ops.adapt_datetimefield_value(tail[-1]))
-        _write(table, columns, [(*_row(fields), *tail) for fields in rows])
+        _write(table, columns, [(*row, *tail) for row in rows])
         cursor.execute("SELECT last_insert_rowid()")
         last = cursor.fetchone()[0]
     return list(range(last - len(rows) + 1, last + 1))
@@ -318,7 +337,8 @@ def _write(table: str, columns: list[str], rows: list[tuple]) -> None:
     table, names = connection.ops.quote_name(table), ", ".join(columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            # The driver's own cursor: Django's wrapper would not turn its errors into django.db's (IntegrityError).
+            with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
         else:

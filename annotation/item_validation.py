@@ -37,6 +37,7 @@ RANKED_GOLD = (
 )
 
 _KINDS = frozenset(Kind.values)
+_RESPONSE_FIELDS = frozenset({"text", "source"})
 _SAFETIES = frozenset(Safety.values)
 
 
@@ -75,7 +76,7 @@ def _text(obj: dict, field: str, errors: list, *, required: bool, limit: int = M
     if not isinstance(value, str):
         errors.append((field, f"must be a string, not {type(value).__name__}"))
         return ""
-    if required and not value.strip():
+    if required and (not value or value.isspace()):
         errors.append((field, "must not be blank"))
     if len(value) > limit:
         errors.append((field, f"is {len(value)} characters; the limit is {limit}"))
@@ -125,14 +126,14 @@ def _responses(value, errors: list) -> list:
         return []
     clean = []
     for i, response in enumerate(value):
-        where = f"responses[{i}]"
-        if not isinstance(response, dict) or not set(response) <= {"text", "source"}:
-            errors.append((where, "must be an object with 'text' and optional 'source'"))
+        if not isinstance(response, dict) or not response.keys() <= _RESPONSE_FIELDS:
+            errors.append((f"responses[{i}]", "must be an object with 'text' and optional 'source'"))
             continue
         sub: list = []
         text = _text(response, "text", sub, required=True)
         source = _text(response, "source", sub, required=False, limit=MAX_SHORT_CHARS)
-        errors.extend((f"{where}.{field}", message) for field, message in sub)
+        if sub:
+            errors.extend((f"responses[{i}].{field}", message) for field, message in sub)
         clean.append({"text": text, "source": source})
     return clean
 
@@ -181,8 +182,8 @@ def validate_line(obj, project: Project) -> dict:
         raise LineErrors([("kind", f"unknown kind {kind!r}; expected one of {', '.join(Kind.values)}")])
     if kind not in project.kinds:
         raise LineErrors([("kind", f"kind {kind!r} is not enabled in project {project.slug!r}")])
-    unknown = sorted(set(obj) - ALLOWED_FIELDS[kind])
-    if unknown:
+    if not obj.keys() <= ALLOWED_FIELDS[kind]:
+        unknown = sorted(obj.keys() - ALLOWED_FIELDS[kind])
         errors.append((unknown[0], f"unknown field(s) for {kind}: {', '.join(unknown)}"))
 
     has_prompt, has_messages = "prompt" in obj, "messages" in obj

@@ -107,18 +107,22 @@ def _is_plain(document: str | bytes) -> bool:
 def loads(document: str | bytes) -> Any:
     """Parse JSON and `clean` the result; raise InvalidInput (never RecursionError or a bare ValueError) on junk.
     Plain documents (nearly all) take orjson without the walk; anything else, and anything orjson refuses, takes
-    the standard parser and `clean`, so the result and every message are the same either way."""
+    the standard parser and `clean`, so the result and every message are the same either way. UTF-8 bytes give
+    what their text gives."""
     if _is_plain(document):
         try:
             return orjson.loads(document)
         except orjson.JSONDecodeError:
             pass
+    if isinstance(document, bytes):
+        try:
+            document = document.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"not UTF-8 (byte {exc.start})") from None
     try:
         value = json.loads(document, parse_int=_bounded_int, parse_constant=float)
     except RecursionError:
         raise InvalidInput(f"JSON nested more than {MAX_DEPTH} levels deep") from None
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"not UTF-8 (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         where = f"column {exc.colno}" if exc.lineno == 1 else f"line {exc.lineno} column {exc.colno}"
         raise InvalidInput(f"invalid JSON: {exc.msg.removesuffix(' at')} at {where}") from None

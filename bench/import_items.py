@@ -3,9 +3,9 @@
 
 Run by hand: `.venv/bin/python bench/import_items.py [--db sqlite|postgres|both] [--items 100000] [--worker]
 [--in-flight 1 2]`. The items are bench/workload.py's (a prompt and two responses of 200–600 characters, about
-1.2 KB of JSON). For each database and each --in-flight it makes a fresh database of its own, starts gunicorn with
-2 workers as bench/assignment.py does (with --worker, also the default-queue task worker as `make run` does, which
-indexes near-duplicates while the import runs), posts the requests (one at a time, or that many at once, as a
+1.2 KB of JSON). For each database and each --in-flight it makes a fresh database of its own, starts gunicorn as
+`make run` does (gunicorn.conf.py: sync workers, preloaded), with WEB_CONCURRENCY=2 (with --worker, also the
+default-queue task worker as `make run` does, which indexes near-duplicates while the import runs), posts the requests (one at a time, or that many at once, as a
 client with two connections would) and prints the seconds from the first request to the last reply and items/s;
 then it times one 5,000-item `item_import` in process on a fresh database (--profile: its cProfile).
 """
@@ -41,8 +41,8 @@ def fresh(db: str) -> tuple[dict, str]:
 def over_http(db: str, items: int, worker: bool, in_flight: int) -> dict:
     env, token = fresh(db)
     bodies = request_bodies(items)
-    gunicorn = [sys.executable, "-m", "gunicorn", "config.wsgi", "-w", "2", "-k", "gthread", "--threads", "4"]
-    commands = [[*gunicorn, "-b", f"127.0.0.1:{PORT}", "--timeout", "120"]]
+    env = {**env, "WEB_CONCURRENCY": "2", "BIND": f"127.0.0.1:{PORT}"}
+    commands = [[sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]]
     if worker:
         commands.append([sys.executable, "manage.py", "db_worker", "--queue-name", "default", "--no-reload"])
     procs = [
@@ -119,7 +119,7 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, nargs="+", default=[1, 2], help="requests sent at once (each a run)")
     args = parser.parse_args()
     for db in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
-        print(f"\n== {db}: {args.items} items, {PER_REQUEST} per request, gunicorn 2 workers ==")
+        print(f"\n== {db}: {args.items} items, {PER_REQUEST} per request, gunicorn: 2 sync workers ==")
         for in_flight in args.in_flight:
             result = over_http(db, args.items, args.worker, in_flight)
             print(

@@ -44,7 +44,7 @@ def check(stage):
     loaded[stage] = sorted(name for name in heavy if name in sys.modules)
 
 
-import config.urls  # noqa: E402, F401
+import config.wsgi  # noqa: E402, F401  (what gunicorn preloads: it imports the URL conf too)
 
 check("url conf")
 setup_test_environment()

@@ -57,9 +57,17 @@ def test_loads_gives_what_the_hygiene_walk_gives(document, expected):
     ],
 )
 def test_loads_refuses_what_the_hygiene_walk_refuses_naming_the_field(document, field, words):
-    with pytest.raises(InvalidInput) as caught:
-        text.loads(document)
-    assert caught.value.field == field and words in caught.value.message
+    for form in [document, document.encode()] if document.isascii() else [document]:
+        with pytest.raises(InvalidInput) as caught:
+            text.loads(form)
+        assert caught.value.field == field and words in caught.value.message
+
+
+def test_loads_of_bytes_reads_them_as_utf8_only():
+    assert text.loads('{"p": "Ünïcödé \\u00e9"}'.encode()) == {"p": "Ünïcödé é"}
+    for document in ('{"p": "é"}'.encode("utf-16"), b'{"p": "\xff"}'):
+        with pytest.raises(InvalidInput, match="not UTF-8"):
+            text.loads(document)
 
 
 def _old_normalise(value: str) -> str:
@@ -94,6 +102,17 @@ def test_the_content_hash_is_the_one_already_stored(prompt):
     messages = [{"role": "system", "content": "Be\r\nbrief"}, {"role": "user", "content": prompt}]
     for args in (("preference", prompt, None, responses), ("demonstration", "", messages, [])):
         assert content_hash(*args) == _old_content_hash(*args)
+
+
+def test_the_content_hash_folds_every_ascii_character_as_before():
+    for code in range(128):
+        char = chr(code)
+        for sample in (char, f"a{char}b", f"{char}a", f"a{char}", f"a{char}{char}b", f'say "{char}"', f"\\{char}"):
+            for args in (
+                ("preference", sample, None, [{"text": sample}, {"text": f"x{sample}"}]),
+                ("demonstration", "", [{"role": "user", "content": sample}], []),
+            ):
+                assert content_hash(*args) == _old_content_hash(*args), (hex(code), sample)
 
 
 @pytest.mark.parametrize("char", ["a", "é", "\U0001f600", "\x01"])

@@ -6,7 +6,7 @@ import pytest
 
 from annotation.errors import InvalidInput
 from annotation.item_import import item_import, jsonl_lines
-from annotation.models import Item
+from annotation.models import AuditEvent, Item, ItemTag
 from annotation.taxonomy import MAX_IMPORT_LINE_BYTES, MAX_TEXT_CHARS
 
 pytestmark = pytest.mark.django_db
@@ -145,6 +145,19 @@ def test_it_refuses_duplicates_in_the_file_and_in_the_project(project):
     assert errors[0] == {"line": 2, "field": "", "message": "duplicate of line 1"}
     assert errors[1]["line"] == 3 and errors[1]["message"].startswith("duplicate of existing item")
     assert Item.objects.count() == 1
+
+
+def test_a_clean_file_that_repeats_existing_items_names_each_and_writes_nothing(project):
+    first, second = item_import(project=project, lines=lines(GOOD[:2])).items
+    tagged = [{**row, "tags": ["batch-2"]} for row in GOOD[2:]]
+    repeat = {**GOOD[1], "messages": [{**turn, "content": f" {turn['content']}  "} for turn in GOOD[1]["messages"]]}
+    audited = AuditEvent.objects.count()
+    errors = errors_of(project, lines([tagged[0], GOOD[0], *tagged[1:], repeat]))
+    assert errors == [
+        {"line": 2, "field": "", "message": f"duplicate of existing item {first['id']}"},
+        {"line": 6, "field": "", "message": f"duplicate of existing item {second['id']}"},
+    ]
+    assert Item.objects.count() == 2 and not ItemTag.objects.exists() and AuditEvent.objects.count() == audited
 
 
 def test_it_refuses_invalid_utf8_and_an_empty_file(project):
