@@ -1,6 +1,7 @@
 """Batched near-duplicate indexing: the same signatures as datasketch's MinHash (stored ones stay valid), the same
 clusters however the items fall into batches, and the indexing task's lower OS priority."""
 
+import gc
 import multiprocessing
 import os
 import random
@@ -55,6 +56,31 @@ def test_it_clusters_the_same_whatever_the_batch_size(project, make_items, monke
     neardup._indexes.clear()
     assert neardup.near_duplicates_of(project, originals[3]) == [by_prompt[originals[3]], by_prompt[copies[3]]]
     assert neardup.index_project(project) == 0
+
+
+@pytest.mark.django_db
+def test_indexing_pauses_the_cyclic_collector_and_gives_it_back_even_when_it_fails(project, make_items, monkeypatch):
+    monkeypatch.setattr("annotation.item_import.index_later", lambda project: None)
+    make_items(project, [{"kind": "demonstration", "prompt": text} for text in texts(20)[:20]])
+    seen = []
+    real = neardup._near_pairs
+
+    def matching(*args):
+        seen.append(gc.isenabled())
+        if len(seen) == 2:
+            raise RuntimeError("the worker was stopped")
+        return real(*args)
+
+    monkeypatch.setattr(neardup, "_BATCH", 10)
+    monkeypatch.setattr(neardup, "_near_pairs", matching)
+    with pytest.raises(RuntimeError):
+        neardup.index_project(project)
+    assert seen == [False, False] and gc.isenabled()
+    gc.disable()
+    try:
+        assert neardup.index_project(project) == 10 and not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
 
 
 def _priority_after_lowering(queue) -> None:
