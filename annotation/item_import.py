@@ -192,12 +192,6 @@ def _ids_by_hash(project: Project, hashes: list[str]) -> dict:
     return found
 
 
-def _check(
-    project: Project, lines: Iterable[bytes | str], max_lines: int, progress: Progress | None, total_lines: int | None
-) -> _Checked:
-    return _without_existing(project, _parse(lines, project, max_lines, progress, total_lines))
-
-
 def _without_existing(project: Project, checked: _Checked) -> _Checked:
     """`checked` less the lines whose items the project already has, each reported as a duplicate of its item."""
     report, existing = checked.report, _ids_by_hash(project, [fields["content_hash"] for _, fields in checked.rows])
@@ -230,7 +224,7 @@ def item_import_dry_run(
 ) -> ImportReport:
     """Check every line as an import would, write nothing, and report counts, duplicates and bad lines."""
     ensure_writable(project)
-    return _check(project, lines, max_lines, progress, total_lines).report
+    return _without_existing(project, _parse(lines, project, max_lines, progress, total_lines)).report
 
 
 def item_import(

@@ -296,6 +296,7 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+@_collector_paused()
 def index_project(project: Project) -> int:
     """Sign every item of the project that has no signature yet and cluster it; return how many were signed.
 
@@ -307,43 +308,42 @@ def index_project(project: Project) -> int:
     """
     if not unsigned_count(project):
         return 0  # the usual case at snapshot time: the worker indexed every item after its import
-    with _collector_paused():
-        index = project_index(project.id)
-        components = _Components(project)
-        signed = after = 0
-        try:
-            while batch := _unsigned_after(project, after):
-                after = batch[-1][0]
-                with index.lock:
-                    index.add([(item_id, raw) for item_id, _, raw in batch])
-                pairs = _near_pairs(batch, index, components.known)
-                with transaction.atomic():
-                    list(Project.objects.select_for_update().filter(id=project.id).values_list("id"))
-                    raced = index.catch_up(project.id)
-                    ids = {item_id for item_id, _, _ in batch}
-                    still = ids & set(
-                        Item.objects.filter(
-                            project=project, id__gte=batch[0][0], id__lte=after, minhash__isnull=True
-                        ).values_list("id", flat=True)
-                    )
-                    if raced or still != ids:
-                        components = _Components(project)  # even for an empty batch: the next one matches against it
-                        batch = [entry for entry in batch if entry[0] in still]
-                        pairs = _near_pairs(batch, index, components.known)
-                    if not batch:
-                        continue
-                    components.known.update(still)
-                    for item_id, match in pairs:
-                        components.union(item_id, match)
-                    _save_signed(batch, [(i, components.find(i)) for i in still if components.find(i) != i])
-                    components.save_moved(project, except_ids=still)
-                with index.lock:
-                    index.last_id = max(index.last_id, after)
-                signed += len(batch)
-            return signed
-        except BaseException:
-            _indexes.pop(project.id, None)  # the index holds signatures of a batch that was not saved
-            raise
+    index = project_index(project.id)
+    components = _Components(project)
+    signed = after = 0
+    try:
+        while batch := _unsigned_after(project, after):
+            after = batch[-1][0]
+            with index.lock:
+                index.add([(item_id, raw) for item_id, _, raw in batch])
+            pairs = _near_pairs(batch, index, components.known)
+            with transaction.atomic():
+                list(Project.objects.select_for_update().filter(id=project.id).values_list("id"))
+                raced = index.catch_up(project.id)
+                ids = {item_id for item_id, _, _ in batch}
+                still = ids & set(
+                    Item.objects.filter(
+                        project=project, id__gte=batch[0][0], id__lte=after, minhash__isnull=True
+                    ).values_list("id", flat=True)
+                )
+                if raced or still != ids:
+                    components = _Components(project)  # even for an empty batch: the next one matches against it
+                    batch = [entry for entry in batch if entry[0] in still]
+                    pairs = _near_pairs(batch, index, components.known)
+                if not batch:
+                    continue
+                components.known.update(still)
+                for item_id, match in pairs:
+                    components.union(item_id, match)
+                _save_signed(batch, [(i, components.find(i)) for i in still if components.find(i) != i])
+                components.save_moved(project, except_ids=still)
+            with index.lock:
+                index.last_id = max(index.last_id, after)
+            signed += len(batch)
+        return signed
+    except BaseException:
+        _indexes.pop(project.id, None)  # the index holds signatures of a batch that was not saved
+        raise
 
 
 def near_duplicates_of(project: Project, text: str, *, limit: int = 5) -> list[int]:
