@@ -81,6 +81,7 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["ENGINE"] = "config.sqlite"  # writers queue on a file lock: config/sqlite/base.py
     DATABASES["default"]["OPTIONS"] = {
         # Every transaction takes the write lock up front, so two writers never interleave.
         "transaction_mode": "IMMEDIATE",

@@ -19,5 +19,5 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 STATIC_ROOT = None
 
 # Several suites can run side by side on one machine when each names its own SQLite file and media folder.
-if os.environ.get("QUORUM_TEST_DB") and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+if os.environ.get("QUORUM_TEST_DB") and DATABASES["default"]["ENGINE"] == "config.sqlite":  # noqa: F405
     DATABASES["default"]["TEST"]["NAME"] = os.environ["QUORUM_TEST_DB"]  # noqa: F405

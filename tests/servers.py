@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def database_url() -> str:
     """The test database as a DATABASE_URL, for a process of its own."""
     db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
+    if connection.vendor == "sqlite":
         return f"sqlite:///{db['NAME']}"
     return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
