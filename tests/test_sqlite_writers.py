@@ -1,12 +1,14 @@
 """On SQLite, write transactions queue on a file lock beside the database (config/sqlite/base.py)."""
 
 import fcntl
+import os
 import threading
 import time
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import OperationalError, connection, transaction
+from django_tasks_db.utils import exclusive_transaction
 
 from training.selectors import consistent_reads
 
@@ -50,6 +52,45 @@ def test_a_transaction_that_fails_leaves_the_queue(queue):
         raise RuntimeError("the request failed")
     assert not held(queue)
     assert not get_user_model().objects.filter(username="gone").exists()
+
+
+def test_a_task_workers_exclusive_transaction_queues_too(queue):
+    with exclusive_transaction():
+        get_user_model().objects.exists()
+        assert held(queue)
+    assert not held(queue)
+
+
+def test_a_connection_closed_mid_transaction_leaves_the_queue(queue):
+    with transaction.atomic():
+        get_user_model().objects.create_user("cut")
+        connection.close()
+        assert not held(queue)
+    assert not get_user_model().objects.filter(username="cut").exists()
+
+
+def test_a_place_goes_with_the_process_that_held_it_not_with_its_forked_children(queue):
+    connection.close()  # each process below opens its own
+    release_child, child_waits = os.pipe()
+    child_up, child_says = os.pipe()
+    holder = os.fork()
+    if holder == 0:  # takes its place, forks a child that outlives it, and dies mid-transaction
+        try:
+            with transaction.atomic():
+                get_user_model().objects.exists()
+                if os.fork() == 0:
+                    os.write(child_says, b"x")
+                    os.read(release_child, 1)
+                    os._exit(0)
+                os.read(child_up, 1)
+                os._exit(0)
+        finally:
+            os._exit(1)  # never back into the test runner
+    try:
+        os.waitpid(holder, 0)
+        assert not held(queue)
+    finally:
+        os.write(child_waits, b"x")
 
 
 def test_a_snapshots_consistent_read_does_not_queue(queue):

@@ -5,24 +5,40 @@ it taken is left by SQLite to retry on a back-off that reaches 100 ms a sleep: u
 wait seconds while others go through. Here a writer first takes an exclusive lock on a file beside the database,
 retrying every millisecond, and holds it until its COMMIT or ROLLBACK, so each waiter starts within about a
 millisecond of the writer before it. The lock is the kernel's: it holds across processes and threads, and goes
-with a process that dies. Waiting gives up after the connection's timeout with "database is locked", as SQLite
-would. SQLite's own lock still guards the data; this one only orders the writers, and a deferred transaction
-(a snapshot's consistent read) or a statement outside any transaction takes SQLite's lock as before.
+with a process that dies (a forked child closes its copy of the file). Waiting gives up after the connection's
+timeout with "database is locked", as SQLite would. SQLite's lock still guards the data; this one only orders the
+writers. A deferred transaction (a snapshot's consistent read), a statement outside any transaction, or another
+tool takes SQLite's lock as before, and may keep a queued writer's BEGIN waiting on SQLite's handler, up to the
+timeout again.
 """
 
 import fcntl
 import os
 import time
+import weakref
 
 from django.db import OperationalError
 from django.db.backends.sqlite3 import base
 
 RETRY_SECONDS = 0.001
 
+_queued = weakref.WeakSet()
+
+
+def _forget_the_parents_queue() -> None:
+    """A forked child shares its parent's open lock files, and a lock lasts while any process has its file open:
+    closed here, the parent's lock goes with the parent, however long the child lives."""
+    for wrapper in list(_queued):
+        wrapper._queue.close()
+        wrapper._queue = None
+    _queued.clear()
+
+
+os.register_at_fork(after_in_child=_forget_the_parents_queue)
+
 
 class DatabaseWrapper(base.DatabaseWrapper):
     _queue = None
-    _queue_pid = None
 
     def _start_transaction_under_autocommit(self):
         if self.transaction_mode not in ("IMMEDIATE", "EXCLUSIVE"):
@@ -56,9 +72,12 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def _queue_join(self) -> None:
         if self.is_in_memory_db():
             return
-        if self._queue_pid != os.getpid():  # a forked child shares its parent's open file, and so its lock
-            self._queue = open(f"{self.settings_dict['NAME']}.lock", "ab")  # noqa: SIM115 (held for the connection)
-            self._queue_pid = os.getpid()
+        path = f"{self.settings_dict['NAME']}.lock"
+        if self._queue is None or self._queue.name != path:  # the test runner renames the database in place
+            if self._queue is not None:
+                self._queue.close()
+            self._queue = open(path, "ab")  # noqa: SIM115 (kept open for the connection's next transactions)
+            _queued.add(self)
         deadline = time.monotonic() + self.settings_dict["OPTIONS"].get("timeout", 5)
         while True:
             try:
@@ -70,5 +89,5 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 time.sleep(RETRY_SECONDS)
 
     def _queue_leave(self) -> None:
-        if self._queue is not None and self._queue_pid == os.getpid():
+        if self._queue is not None:
             fcntl.flock(self._queue, fcntl.LOCK_UN)
