@@ -11,22 +11,24 @@ from collections import Counter
 from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models import Count, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
 from annotation.drafts import draft_resume
 from annotation.errors import Conflict, Gone, InvalidInput
 from annotation.metrics.coverage import under_covered_cached
-from annotation.models import Annotation, Assignment, Item, Project
+from annotation.models import Annotation, Assignment, Draft, Item, Membership, Project
 from annotation.payloads import preference_columns, validate_payload
 from annotation.projects import ensure_writable
 from annotation.queues import Queue, queue_check
+from annotation.rows import Columns, first, for_update, select
 from annotation.selectors import assignment_missing
 from annotation.taxonomy import PAIRWISE_KINDS, Kind
 from annotation.text import clean
 
 Status = Assignment.Status
+_ASSIGNMENTS, _ITEMS = Assignment._meta.db_table, Item._meta.db_table
 MAX_TIME_SPENT_MS = 24 * 3600 * 1000
 MAX_SKIP_REASON = 500
 
@@ -54,18 +56,22 @@ def _release_slots(item_ids) -> None:
         )
 
 
+_OVERDUE = "project_id = %s AND status = %s AND expires_at < %s"
+
+
 def leases_reclaim(*, project: Project) -> int:
     """Expire the project's overdue leases and return their slots to the pool; return how many expired."""
-    now = timezone.now()
-    overdue = Assignment.objects.filter(project=project, status=Status.ACTIVE, expires_at__lt=now)
-    if not overdue.exists():
-        return 0
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    overdue = [project.id, Status.ACTIVE, now]
+    with connection.cursor() as cursor:  # every request for work looks: one indexed statement, no ORM to build
+        cursor.execute(f"SELECT 1 FROM {_ASSIGNMENTS} WHERE {_OVERDUE} LIMIT 1", overdue)
+        if cursor.fetchone() is None:
+            return 0
     with transaction.atomic(), connection.cursor() as cursor:
         # The status test in WHERE makes each lease expire once, however many callers race here.
         cursor.execute(
-            f"UPDATE {Assignment._meta.db_table} SET status = %s, updated_at = %s"
-            " WHERE project_id = %s AND status = %s AND expires_at < %s RETURNING item_id, repeat_of_id",
-            [Status.EXPIRED, now, project.id, Status.ACTIVE, now],
+            f"UPDATE {_ASSIGNMENTS} SET status = %s, updated_at = %s WHERE {_OVERDUE} RETURNING item_id, repeat_of_id",
+            [Status.EXPIRED, now, *overdue],
         )
         expired = cursor.fetchall()
         _release_slots(item_id for item_id, repeat_of in expired if repeat_of is None)
@@ -85,13 +91,6 @@ def leases_release(*, project: Project, user) -> int:
     return len(released)
 
 
-NEAREST_COMPLETION = ("-completed_count", "id")  # so finished items reach review and export sooner
-
-
-def _locked(pool):
-    return pool.select_for_update(skip_locked=True, of=("self",))
-
-
 def _in_queue(items, queue: Queue, prefix: str = ""):
     if queue.kind:
         items = items.filter(**{f"{prefix}kind": queue.kind})
@@ -100,67 +99,124 @@ def _in_queue(items, queue: Queue, prefix: str = ""):
     return items
 
 
+# Every column an annotator's page or the engine reads: the item's near-duplicate signature stays behind.
+_ITEM = Columns(Item, None, without=("minhash",))
+# The kind spelled out, not a parameter: a prepared statement's generic plan can then use the partial index of
+# open model_review items.
+_REVIEW = f"kind = '{Kind.MODEL_REVIEW}'"
+_OTHERS = f"in_pool AND NOT {_REVIEW}"
+_REVIEWS = f"in_pool AND {_REVIEW}"
+
+
+def _unseen(project: Project, user, queue: Queue, where: str, params=(), *, lock: bool = True) -> tuple[str, list]:
+    """SQL for the id of the project's first item in `queue` meeting `where` that the user was never assigned,
+    nearest completion first (so finished items reach review and export sooner); on PostgreSQL locked, passing over
+    items a concurrent claim holds.
+
+    The pick is written as SQL because it runs on every request for work, where the ORM took longer to build and
+    compile the query than PostgreSQL to run it. NOT IN (a hashed list of the user's items) rather than NOT EXISTS:
+    while the assignment table's statistics are stale (a fresh project, autovacuum not yet round) PostgreSQL plans
+    the anti-join as a nested loop that rescans all the user's assignments for every item the pool walk passes."""
+    conditions = [
+        "project_id = %s",
+        f"id NOT IN (SELECT item_id FROM {_ASSIGNMENTS} WHERE project_id = %s AND annotator_id = %s)",
+        where,
+    ]
+    args = [project.id, project.id, user.id, *params]
+    for column, value in (("kind", queue.kind), ("task_type", queue.task_type)):
+        if value:
+            conditions.append(f"{column} = %s")
+            args.append(value)
+    sql = f"SELECT id FROM {_ITEMS} WHERE {' AND '.join(conditions)} ORDER BY completed_count DESC, id LIMIT 1"
+    return sql + (for_update(skip_locked=True) if lock else ""), args
+
+
+def _first(sql: str, args: list) -> Item | None:
+    found = first(sql, args, _ITEM)
+    return found and found[0]
+
+
+def _take(id_sql: str, args: list) -> Item | None:
+    """The pool item `id_sql` picks, one of its open slots taken in the same statement."""
+    sql = f"UPDATE {_ITEMS} SET open_slots = open_slots - 1 WHERE id = ({id_sql}) RETURNING {select(_ITEM)}"
+    return _first(sql, args)
+
+
+def _take_first(project: Project, user, queue: Queue, where: str, params=()) -> Item | None:
+    return _take(*_unseen(project, user, queue, where, params))
+
+
+def _review_first(project: Project, user, queue: Queue) -> Item | None:
+    """The first open model_review item, else the first other item, in one statement. A concurrent claim may hold
+    both (SKIP LOCKED passes them over), hence the second look at the whole pool."""
+    reviews, review_args = _unseen(project, user, queue, _REVIEWS, lock=False)
+    others, other_args = _unseen(project, user, queue, _OTHERS, lock=False)
+    either = (
+        f"SELECT id FROM {_ITEMS} WHERE in_pool AND id IN (({reviews}), ({others})) ORDER BY {_REVIEW} DESC LIMIT 1"
+    )
+    return _take(either + for_update(skip_locked=True), [*review_args, *other_args]) or _take_first(
+        project, user, queue, "in_pool"
+    )
+
+
 def _pick(project: Project, user, *, gold: bool, queue: Queue) -> Item | None:
-    # NOT IN (a hashed list of the user's items) rather than NOT EXISTS: while the assignment table's statistics
-    # are stale (a fresh project, autovacuum not yet round) PostgreSQL plans the anti-join as a nested loop that
-    # rescans all the user's assignments for every item the pool walk passes, which grows with the user's work.
-    seen = Assignment.objects.filter(project=project, annotator=user).values("item_id")
-    unseen = _in_queue(Item.objects.filter(project=project), queue).exclude(id__in=seen).order_by(*NEAREST_COMPLETION)
-    if gold:
-        return _locked(unseen.filter(is_gold=True)).first()
-    review = Q(kind=Kind.MODEL_REVIEW)
-    others = unseen.filter(in_pool=True).exclude(review)
-    reviews = unseen.filter(review, in_pool=True)
-    share = project.model_review_share
+    if gold:  # gold items hold no slots: read, not taken
+        sql, args = _unseen(project, user, queue, "is_gold")
+        return _first(f"SELECT {select(_ITEM)} FROM {_ITEMS} WHERE id = ({sql})", args)
     if queue.kind:
-        return _locked(reviews).first() if queue.kind == Kind.MODEL_REVIEW else _pick_other(project, others, queue)
+        if queue.kind == Kind.MODEL_REVIEW:
+            return _take_first(project, user, queue, _REVIEWS)
+        return _pick_other(project, user, queue)
+    share = project.model_review_share
     if not (share > 0 and random.random() < share):
-        return _pick_other(project, others, queue) or _locked(reviews).first()
+        return _pick_other(project, user, queue) or _take_first(project, user, queue, _REVIEWS)
     if project.prioritise_coverage:
-        return _locked(reviews).first() or _pick_other(project, others, queue)
-    # One query: the first open model_review item, else the first other item. A concurrent claim may hold both
-    # (SKIP LOCKED drops them), hence the second look at the whole pool.
-    firsts = Q(id=Subquery(reviews.values("id")[:1])) | Q(id=Subquery(others.values("id")[:1]))
-    either = Item.objects.filter(firsts, in_pool=True).order_by(Case(When(review, then=Value(0)), default=Value(1)))
-    return _locked(either).first() or _locked(unseen.filter(in_pool=True)).first()
+        return _take_first(project, user, queue, _REVIEWS) or _pick_other(project, user, queue)
+    return _review_first(project, user, queue)
 
 
-def _pick_other(project: Project, others, queue: Queue) -> Item | None:
-    others = _locked(others)
+def _pick_other(project: Project, user, queue: Queue) -> Item | None:
     if project.prioritise_coverage and not queue.task_type:
         for task_type in under_covered_cached(project):
-            if item := others.filter(task_type=task_type).first():
+            if item := _take_first(project, user, queue, f"{_OTHERS} AND task_type = %s", [task_type]):
                 return item
-    return others.first()
+    return _take_first(project, user, queue, _OTHERS)
+
+
+def _resumable(project: Project, user, now) -> list[tuple[Assignment, bool]]:
+    """The user's live assignment (True) or, failing that, the lapsed ones whose drafts could come back (False),
+    newest draft first, locked, at most RESUME_TRIES of them.
+
+    An expired lease gave its slot back: its draft can come back only while the item has room (gold items and
+    repeats hold no slot); filtering here keeps drafts that can never come back off every later request. The status
+    test, which both sides imply, is spelled out for the index (annotator, project, status): the look reads the
+    user's live and lapsed assignments only, not every one they have submitted. Most requests find nothing, so the
+    look is one statement of SQL, and only what it finds is loaded through the ORM."""
+    live = "a.status = %s AND a.expires_at > %s"
+    live_args = [Status.ACTIVE, connection.ops.adapt_datetimefield_value(now)]
+    room = "a.status = %s OR i.open_slots > 0 OR i.is_gold OR a.repeat_of_id IS NOT NULL"
+    sql = (
+        f"SELECT a.id, ({live}) FROM {_ASSIGNMENTS} a JOIN {_ITEMS} i ON i.id = a.item_id"
+        f" LEFT JOIN {Draft._meta.db_table} d ON d.assignment_id = a.id"
+        f" WHERE a.project_id = %s AND a.annotator_id = %s AND a.status IN (%s, %s)"
+        f" AND (({live}) OR (d.id IS NOT NULL AND ({room})))"
+        f" ORDER BY 2 DESC, d.updated_at DESC LIMIT {RESUME_TRIES}{for_update('a')}"
+    )
+    args = [*live_args, project.id, user.id, Status.ACTIVE, Status.EXPIRED, *live_args, Status.ACTIVE]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, args)
+        found = cursor.fetchall()
+    if not found:
+        return []
+    loaded = Assignment.objects.select_related("project", "item", "draft").in_bulk([row[0] for row in found])
+    return [(loaded[assignment_id], bool(live)) for assignment_id, live in found]
 
 
 def _claim(project: Project, user, queue: Queue) -> Assignment | None:
     now = timezone.now()
-    live = Q(status=Status.ACTIVE, expires_at__gt=now)
-    # An expired lease gave its slot back: its draft can come back only while the item has room (gold items and
-    # repeats hold no slot). Filtering here keeps drafts that can never come back off every later request.
-    room = Q(status=Status.ACTIVE) | Q(item__open_slots__gt=0) | Q(item__is_gold=True) | Q(repeat_of__isnull=False)
-    # The status test, which both sides imply, is spelled out for the index (annotator, project, status): the
-    # look then reads the user's live and lapsed assignments only, not every one they have submitted.
-    mine = Assignment.objects.filter(
-        live | (Q(draft__isnull=False) & room),
-        project=project,
-        annotator=user,
-        status__in=[Status.ACTIVE, Status.EXPIRED],
-    )
-    # A cheap look first: most requests find nothing of the user's to come back to, and building and reading the
-    # full query below costs more than the rest of the pick.
-    if mine.exists():
-        # The live assignment or, failing that, the lapsed ones whose drafts could come back, in one query.
-        resumable = (
-            mine.select_related("project", "item", "draft")
-            .select_for_update(of=("self",))
-            .annotate(live=Case(When(live, then=Value(1)), default=Value(0), output_field=IntegerField()))
-            .order_by("-live", "-draft__updated_at")
-        )
-        for assignment in resumable[:RESUME_TRIES]:
-            if assignment.live or draft_resume(assignment):
-                return assignment
+    for assignment, live in _resumable(project, user, now):
+        if live or draft_resume(assignment):
+            return assignment
     if project.repeat_rate and random.random() < project.repeat_rate and (repeat := _repeat(project, user, now, queue)):
         return repeat
     want_gold = project.gold_rate > 0 and random.random() < project.gold_rate
@@ -169,8 +225,6 @@ def _claim(project: Project, user, queue: Queue) -> Assignment | None:
     )
     if item is None:
         return None
-    if not item.is_gold:
-        Item.objects.filter(id=item.id).update(open_slots=F("open_slots") - 1)
     order = list(range(len(item.responses)))
     if item.kind in PAIRWISE_KINDS:
         random.shuffle(order)
@@ -237,15 +291,25 @@ def assignment_next(
     raise Conflict("Could not assign an item; try again.")
 
 
+_LOCKED = (Columns(Assignment, "a"), Columns(Item, "i", without=("minhash",)), Columns(Project, "p"))
+
+
 def _locked_assignment(assignment_id: int, user) -> Assignment:
-    assignment = (
-        Assignment.objects.select_for_update(of=("self",))
-        .select_related("item", "project")
-        .filter(id=assignment_id, annotator=user, project__memberships__user=user)
-        .first()
-    )
-    if assignment is None:
+    """The user's own assignment, with its item and project, in a project they still belong to, locked."""
+    low, high = connection.ops.integer_field_range(Assignment._meta.pk.get_internal_type())
+    if not low <= assignment_id <= high:  # no such id; SQLite would refuse it as a parameter
         assignment_missing(assignment_id, user)
+    found = first(
+        f"SELECT {select(*_LOCKED)} FROM {_ASSIGNMENTS} a"
+        f" JOIN {_ITEMS} i ON i.id = a.item_id JOIN {Project._meta.db_table} p ON p.id = a.project_id"
+        f" WHERE a.id = %s AND a.annotator_id = %s AND EXISTS (SELECT 1 FROM {Membership._meta.db_table} m"
+        f" WHERE m.project_id = a.project_id AND m.user_id = %s){for_update('a')}",
+        [assignment_id, user.id, user.id],
+        *_LOCKED,
+    )
+    if found is None:
+        assignment_missing(assignment_id, user)
+    assignment, assignment.item, assignment.project = found
     return assignment
 
 
@@ -325,10 +389,16 @@ def annotation_submit(
                 guideline_version=assignment.project.guidelines_version,
                 **preference_columns(item=item, payload=payload, response_order=assignment.response_order),
             )
-            assignment.status = Status.SUBMITTED
-            assignment.save(update_fields=["status", "updated_at"])
-            if not annotation.is_repeat:
-                Item.objects.filter(id=item.id).update(completed_count=F("completed_count") + 1)
+            assignment.status, assignment.updated_at = Status.SUBMITTED, timezone.now()
+            with connection.cursor() as cursor:  # SQL, as the rest of the hot path (docs/assignment-engine.md)
+                cursor.execute(
+                    f"UPDATE {_ASSIGNMENTS} SET status = %s, updated_at = %s WHERE id = %s",
+                    [assignment.status, connection.ops.adapt_datetimefield_value(assignment.updated_at), assignment.id],
+                )
+                if not annotation.is_repeat:
+                    cursor.execute(
+                        f"UPDATE {_ITEMS} SET completed_count = completed_count + 1 WHERE id = %s", [item.id]
+                    )
             return annotation, True
     except IntegrityError:
         # A client_id already used (client_id is unique): the first submission's answer, or a Conflict.

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from annotation.models import Annotation, Assignment, Item, Membership, Project
 from annotation.queues import EVERYTHING, Queue
+from annotation.rows import Columns, first, select
 from annotation.taxonomy import Role
 
 STAFF_ROLES = (Role.REVIEWER, Role.ADMIN)
@@ -20,11 +21,21 @@ def projects_for_user(user) -> QuerySet[Project]:
     return Project.objects.filter(memberships__user=user).annotate(role=F("memberships__role")).order_by("name")
 
 
+_MEMBERSHIP = (Columns(Membership, "m"), Columns(Project, "p"))
+
+
 def membership_for(user, slug: str, *roles: str) -> Membership:
     """The user's membership in project `slug` (404 if none); 403 if `roles` are given and theirs is not one."""
-    membership = Membership.objects.select_related("project").filter(user=user, project__slug=slug).first()
-    if membership is None:
+    # Every request in a project asks: SQL, not an ORM query to build each time.
+    found = first(
+        f"SELECT {select(*_MEMBERSHIP)} FROM {Membership._meta.db_table} m"
+        f" JOIN {Project._meta.db_table} p ON p.id = m.project_id WHERE m.user_id = %s AND p.slug = %s",
+        [user.id, slug],
+        *_MEMBERSHIP,
+    )
+    if found is None:
         raise Http404("No such project.")
+    membership, membership.project = found
     if roles and membership.role not in roles:
         raise PermissionDenied(f"This needs the {' or '.join(roles)} role in {slug!r}.")
     membership.project.role = membership.role  # pages show role-dependent navigation

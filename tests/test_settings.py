@@ -81,3 +81,12 @@ def test_a_client_cannot_claim_https_with_a_header(settings):
     settings.SECURE_SSL_REDIRECT = True
     response = Client().get("/login/", HTTP_X_FORWARDED_PROTO="https")
     assert response.status_code == 301 and response["Location"].startswith("https://")
+
+
+@pytest.mark.parametrize(("setting", "threshold"), [(None, 5), ("False", None)])
+def test_postgresql_prepares_statements_unless_told_not_to(setting, threshold):
+    env = {"DATABASE_PREPARED_STATEMENTS": setting} if setting else {}
+    show = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'])"
+    result = manage("shell", "-c", show, SECRET_KEY=STRONG_KEY, DATABASE_URL="postgres://q@db.invalid/q", **env)
+    assert result.returncode == 0, result.stderr
+    assert f"'server_side_binding': True, 'prepare_threshold': {threshold}" in result.stdout
