@@ -16,7 +16,8 @@ _converters: WeakKeyDictionary = WeakKeyDictionary()  # per connection (a thread
 
 class Columns:
     """A model's columns as `alias`.column in a select list (bare when alias is None, as RETURNING needs), less
-    the fields named in `without`, which instances then load on first use like a queryset's deferred fields."""
+    the fields named in `without`, which instances then load on first use like a queryset's deferred fields. Made
+    once, at import: each connection keeps its converters per instance."""
 
     def __init__(self, model: type[Model], alias: str | None, without: tuple[str, ...] = ()):
         self.model = model

@@ -4,8 +4,9 @@ Run by hand: `.venv/bin/python bench/pg_hot_path.py [--db sqlite|postgres|both] 
 For each database it makes a fresh one (PostgreSQL: `quorum_hot_path` on 127.0.0.1:5432), imports ITEMS of
 bench/workload.py's items in process (a prompt and two responses of 200-600 characters each, about 1.2 KB of JSON)
 then VACUUMs and ANALYZEs them and writes a checkpoint, as autovacuum and the checkpointer would soon after an
-import (so the timings are of the settled database, not of the import's aftermath), starts gunicorn with 2 workers on a free port as bench/assignment.py does,
-and times next then submit for one client on a kept-alive connection. Target (issue 16): p95 of each under 6 ms.
+import (so the timings are of the settled database, not of the import's aftermath), starts gunicorn with 2 workers
+on a free port as bench/assignment.py does, and times next then submit for one client on a kept-alive connection.
+Target (issue 16): p95 of each under 6 ms.
 """
 
 import argparse
